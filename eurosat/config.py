@@ -1,0 +1,83 @@
+"""Typed defaults in one place: paths, model files, training settings.
+
+Every path can be overridden by an environment variable so that tests, CI and
+users with the data elsewhere need no code change:
+
+``EUROSAT_DATA_DIR``   folder holding ``EuroSAT_RGB.zip`` and ``sentinel2_scene.tif``
+``EUROSAT_MODELS_DIR`` folder of the shipped model files
+``EUROSAT_RUNS_DIR``   folder where training runs are written
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT: Path = Path(__file__).resolve().parent.parent
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def data_dir() -> Path:
+    """Folder with the shared data (default ``../shared/data`` beside the repository)."""
+    return _env_path("EUROSAT_DATA_DIR", (REPO_ROOT.parent / "shared" / "data").resolve())
+
+
+def eurosat_zip() -> Path:
+    """Default EuroSAT RGB training pool."""
+    return data_dir() / "EuroSAT_RGB.zip"
+
+
+def default_scene() -> Path:
+    """Default Sentinel-2 scene shown on the Map page."""
+    return data_dir() / "sentinel2_scene.tif"
+
+
+def models_dir() -> Path:
+    """Folder of the shipped models."""
+    return _env_path("EUROSAT_MODELS_DIR", REPO_ROOT / "models")
+
+
+def runs_dir() -> Path:
+    """Folder where training runs live (one sub-folder per run)."""
+    return _env_path("EUROSAT_RUNS_DIR", REPO_ROOT / "runs")
+
+
+SPLIT_FILE: Path = REPO_ROOT / "splits" / "eurosat_rgb_split.csv"
+SPLIT_SEED: int = 42
+SPLIT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
+
+MODEL_BASENAME = "eurosat_resnet_light"
+TFLITE_DYNAMIC = f"{MODEL_BASENAME}.tflite"
+TFLITE_INT8 = f"{MODEL_BASENAME}_int8.tflite"
+TFLITE_FLOAT = f"{MODEL_BASENAME}_float32.tflite"
+KERAS_FILE = f"{MODEL_BASENAME}.keras"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (also written to the run folder as ``config.json``)."""
+
+    data: str = field(default_factory=lambda: str(eurosat_zip()))
+    out: str = field(default_factory=lambda: str(runs_dir() / "run"))
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.1
+    augment: bool = True
+    subset: float = 1.0  # fraction of every split used (quick runs)
+    patience: int = 12  # early stopping on val_accuracy
+    seed: int = 42
+    filters: int = 32
+    export: bool = True  # write TFLite models and their test metrics at the end
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return asdict(self)

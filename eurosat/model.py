@@ -1,0 +1,89 @@
+"""The light ResNet: functional Keras model with normalisation inside and named layers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from eurosat.classes import EUROSAT_MEAN, EUROSAT_STD, NUM_CLASSES, TILE_SIZE
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+#: Output of the last residual block (8×8×128 for 64×64 input): the Grad-CAM layer.
+LAST_CONV_LAYER = "stage3_block2_out"
+INPUT_NAME = "image"
+OUTPUT_NAME = "predictions"
+
+
+def _conv_bn(x, filters: int, kernel: int, stride: int, name: str):
+    from keras import layers
+
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                      kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    return layers.BatchNormalization(name=f"{name}_bn")(x)
+
+
+def _residual_block(x, filters: int, stride: int, name: str):
+    """Basic block: conv-BN-GELU-conv-BN + shortcut (1×1 conv when the shape changes), GELU."""
+    from keras import layers
+
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = _conv_bn(x, filters, 1, stride, f"{name}_short")
+    y = _conv_bn(x, filters, 3, stride, f"{name}_1")
+    y = layers.Activation("gelu", name=f"{name}_1_gelu")(y)
+    y = _conv_bn(y, filters, 3, 1, f"{name}_2")
+    y = layers.Add(name=f"{name}_add")([y, shortcut])
+    return layers.Activation("gelu", name=f"{name}_out")(y)
+
+
+def build_model(
+    filters: int = 32,
+    blocks_per_stage: tuple[int, ...] = (2, 2, 2),
+    num_classes: int = NUM_CLASSES,
+    dropout: float = 0.2,
+) -> keras.Model:
+    """Build the light ResNet.
+
+    Input float32 (N, 64, 64, 3) RGB on the EuroSAT JPEG scale 0-255; the EuroSAT
+    mean/std normalisation is the model's first layer. Stem: 3×3 conv, ``filters``
+    channels, stride 2 (64→32 px). Stages of basic residual blocks double the width
+    and halve the size (32→16→8 px). Output: (N, ``num_classes``) softmax probabilities.
+    """
+    import keras
+    from keras import layers
+
+    mean = np.array(EUROSAT_MEAN, dtype="float32") * 255.0
+    var = (np.array(EUROSAT_STD, dtype="float32") * 255.0) ** 2
+    inputs = keras.Input((TILE_SIZE, TILE_SIZE, 3), name=INPUT_NAME, dtype="float32")
+    x = layers.Normalization(mean=mean, variance=var, name="normalize")(inputs)
+    x = _conv_bn(x, filters, 3, 2, "stem")
+    x = layers.Activation("gelu", name="stem_gelu")(x)
+    width = filters
+    for s, n_blocks in enumerate(blocks_per_stage, start=1):
+        for b in range(1, n_blocks + 1):
+            stride = 2 if (b == 1 and s > 1) else 1
+            x = _residual_block(x, width, stride, f"stage{s}_block{b}")
+        width *= 2
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name=OUTPUT_NAME)(x)
+    return keras.Model(inputs, outputs, name="eurosat_resnet_light")
+
+
+def count_flops(model: keras.Model) -> int:
+    """Floating-point operations for one 64×64 tile (2 per multiply-add; conv and dense only)."""
+    from keras import layers
+
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            kh, kw = layer.kernel_size
+            cin = layer.input.shape[-1]
+            _, h, w, cout = layer.output.shape
+            flops += 2 * h * w * kh * kw * cin * cout
+        elif isinstance(layer, layers.Dense):
+            flops += 2 * layer.input.shape[-1] * layer.units
+    return int(flops)

@@ -1,0 +1,305 @@
+"""Train the light ResNet: ``python -m eurosat.train --data PATH --epochs N --out runs/NAME``.
+
+A run folder holds, written as training goes:
+
+``config.json``     the settings
+``status.json``     state (running/finished/stopped/failed), epoch/step progress, pid, times
+``metrics.jsonl``   one JSON line per finished epoch (loss, accuracy, val_loss, val_accuracy, lr)
+``train.log``       the log (when launched by :mod:`eurosat.runs`)
+``last.keras``      checkpoint after every epoch (resume with ``--resume``)
+``best.keras``      best validation accuracy so far
+``results.json``    at the end: test metrics of the Keras model and of each exported TFLite model
+``*.tflite``        exported models (float32, dynamic-range, int8)
+
+SIGTERM or SIGINT stops the run cleanly after the current batch: the checkpoint and the
+metrics so far are kept and ``status.json`` says ``stopped``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eurosat import config
+from eurosat.classes import CLASS_NAMES, NUM_CLASSES
+from eurosat.config import TrainConfig
+from eurosat.data import ImageSource, make_dataset, read_split, take_fraction
+from eurosat.errors import EuroSATError
+from eurosat.metrics import classification_report
+
+STATUS_FILE = "status.json"
+METRICS_LOG = "metrics.jsonl"
+RESULTS_FILE = "results.json"
+CONFIG_FILE = "config.json"
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON so that a reader never sees a half-written file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def hardware_summary() -> str:
+    """One line describing where training ran."""
+    return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU cores".strip()
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT; checked by the progress callback after every batch."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        def handler(signum, frame):  # noqa: ARG001
+            self.requested = True
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+
+def _make_callbacks(run_dir: Path, cfg: TrainConfig, steps: int, start_epoch: int, stop: _StopFlag,
+                    started: float):
+    import keras
+
+    status_path = run_dir / STATUS_FILE
+    metrics_path = run_dir / METRICS_LOG
+
+    class Progress(keras.callbacks.Callback):
+        """Writes status.json every few batches and metrics.jsonl every epoch; honours stop."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            self.epoch_start = time.time()
+            self._write(step=0)
+
+        def _write(self, step: int, state: str = "running") -> None:
+            write_json_atomic(status_path, {
+                "state": state, "pid": os.getpid(), "epoch": self.epoch + 1, "epochs": cfg.epochs,
+                "step": step, "steps": steps, "started": started, "updated": time.time(),
+                "epoch_started": self.epoch_start,
+            })
+
+        def on_train_batch_end(self, batch, logs=None):
+            if stop.requested:
+                self.model.stop_training = True
+            if batch % 10 == 0 or batch + 1 == steps:
+                self._write(step=batch + 1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            lr = self.model.optimizer.learning_rate
+            row = {
+                "epoch": epoch + 1,
+                **{k: round(float(v), 5) for k, v in logs.items() if k != "learning_rate"},
+                "lr": float(np.asarray(lr)),
+                "epoch_time_s": round(time.time() - self.epoch_start, 1),
+                "time": time.time(),
+            }
+            if stop.requested:
+                row["partial"] = True
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    return [
+        Progress(),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras"), save_best_only=False),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy",
+                                        mode="max", save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
+    ]
+
+
+def _completed_epochs(run_dir: Path) -> int:
+    path = run_dir / METRICS_LOG
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text().splitlines() if line.strip())
+
+
+def _compile(model, cfg: TrainConfig, total_steps: int, warmup_steps: int) -> None:
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.learning_rate / 10,
+        decay_steps=max(1, total_steps - warmup_steps),
+        alpha=0.01,
+        warmup_target=cfg.learning_rate,
+        warmup_steps=warmup_steps,
+    )
+    opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
+    opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    model.compile(
+        optimizer=opt,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+def _one_hot_dataset(ds):
+    import tensorflow as tf
+
+    return ds.map(lambda x, y: (x, tf.one_hot(y, NUM_CLASSES)))
+
+
+def evaluate_keras(model, x: np.ndarray, y: np.ndarray) -> dict:
+    """Test metrics of a Keras model on uint8 images ``x`` and labels ``y``."""
+    probs = model.predict(x.astype(np.float32), batch_size=256, verbose=0)
+    return classification_report(y, probs.argmax(1))
+
+
+def evaluate_tflite(path: Path, x: np.ndarray, y: np.ndarray, num_threads: int = 2) -> dict:
+    """Test metrics of a TFLite model (through LiteRT)."""
+    from eurosat.inference import TFLiteClassifier
+
+    pred, _ = TFLiteClassifier(path, num_threads=num_threads, batch_size=128).classify(x)
+    return classification_report(y, pred)
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict:
+    """Run one training (or resume it), then test and export. Returns the final status dict."""
+    import keras
+    import tensorflow as tf
+
+    from eurosat.export import export_tflite, strip_optimizer
+    from eurosat.model import build_model, count_flops
+
+    run_dir = Path(cfg.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    stop = _StopFlag()
+    stop.install()
+    write_json_atomic(run_dir / CONFIG_FILE, cfg.to_dict())
+    write_json_atomic(run_dir / STATUS_FILE, {"state": "loading data", "pid": os.getpid(),
+                                              "started": started, "updated": started,
+                                              "epoch": 0, "epochs": cfg.epochs})
+    keras.utils.set_random_seed(cfg.seed)
+
+    source = ImageSource(cfg.data)
+    split = read_split(config.SPLIT_FILE)
+    subsets = {name: take_fraction(items, cfg.subset) for name, items in split.items()}
+    x_train, y_train = source.load(subsets["train"])
+    x_val, y_val = source.load(subsets["val"])
+    x_test, y_test = source.load(subsets["test"])
+    print(f"data: train {len(x_train)}, val {len(x_val)}, test {len(x_test)} images", flush=True)
+
+    train_ds = _one_hot_dataset(make_dataset(x_train, y_train, cfg.batch_size, True, cfg.augment,
+                                             cfg.seed))
+    val_ds = _one_hot_dataset(make_dataset(x_val, y_val, 256, False))
+    steps = int(np.ceil(len(x_train) / cfg.batch_size))
+
+    start_epoch = _completed_epochs(run_dir) if resume else 0
+    if resume and (run_dir / "last.keras").exists():
+        model = keras.models.load_model(run_dir / "last.keras")
+        model.optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+        print(f"resuming after epoch {start_epoch}", flush=True)
+    else:
+        if not resume:
+            (run_dir / METRICS_LOG).unlink(missing_ok=True)
+        start_epoch = 0
+        model = build_model(filters=cfg.filters)
+        _compile(model, cfg, steps * cfg.epochs, steps * cfg.warmup_epochs)
+    print(f"model: {model.count_params()} parameters, {count_flops(model) / 1e6:.1f} MFLOPs/tile",
+          flush=True)
+
+    t0 = time.time()
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start_epoch,
+        callbacks=_make_callbacks(run_dir, cfg, steps, start_epoch, stop, started), verbose=2,
+    )
+    train_time = time.time() - t0
+    done = _completed_epochs(run_dir)
+    status = {"pid": os.getpid(), "started": started, "updated": time.time(), "epoch": done,
+              "epochs": cfg.epochs, "train_time_s": round(train_time, 1)}
+    if stop.requested:
+        status["state"] = "stopped"
+        write_json_atomic(run_dir / STATUS_FILE, status)
+        print("stopped on request; checkpoint and metrics kept", flush=True)
+        return status
+
+    write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
+    best = keras.models.load_model(run_dir / "best.keras")
+    keras_file = run_dir / config.KERAS_FILE
+    strip_optimizer(best).save(keras_file)
+    results: dict = {
+        "classes": list(CLASS_NAMES),
+        "parameters": int(best.count_params()),
+        "flops_per_tile": count_flops(best),
+        "epochs_run": done,
+        "best_val_accuracy": round(float(max(history.history.get("val_accuracy", [0]) or [0])), 5),
+        "train_time_s": round(train_time, 1),
+        "hardware": hardware_summary(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "test": {"keras": evaluate_keras(best, x_test, y_test)},
+        "files": {"keras": {"path": str(keras_file), "size_bytes": keras_file.stat().st_size}},
+    }
+    if cfg.export:
+        write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "exporting"})
+        rng = np.random.default_rng(cfg.seed)
+        rep = x_train[rng.choice(len(x_train), size=min(500, len(x_train)), replace=False)]
+        exported = export_tflite(best, run_dir, rep.astype(np.float32), x_test[:512])
+        for kind, info in exported.items():
+            results["files"][kind] = info
+            results["test"][f"tflite_{kind}"] = evaluate_tflite(Path(info["path"]), x_test, y_test)
+    write_json_atomic(run_dir / RESULTS_FILE, results)
+    status.update(state="finished", updated=time.time(),
+                  test_accuracy=results["test"]["keras"]["accuracy"])
+    write_json_atomic(run_dir / STATUS_FILE, status)
+    print(json.dumps({k: v["accuracy"] for k, v in results["test"].items()}), flush=True)
+    return status
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
+    """Command-line flags → (TrainConfig, resume)."""
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m eurosat.train", description="Train the light ResNet.")
+    p.add_argument("--data", default=d.data, help="EuroSAT_RGB.zip or extracted folder")
+    p.add_argument("--out", default=d.out, help="run folder")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.learning_rate)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--subset", type=float, default=d.subset, help="fraction of each split to use")
+    p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--no-export", action="store_true", help="skip the TFLite export")
+    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    a = p.parse_args(argv)
+    cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size,
+                      learning_rate=a.lr, weight_decay=a.weight_decay,
+                      label_smoothing=a.label_smoothing, augment=not a.no_augment,
+                      subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export)
+    if not 0 < cfg.subset <= 1:
+        p.error("--subset must be in (0, 1]")
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        p.error("--epochs and --batch-size must be positive")
+    return cfg, a.resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; a data or model problem prints one clear message and exits 2."""
+    cfg, resume = parse_args(argv)
+    try:
+        status = train(cfg, resume=resume)
+    except EuroSATError as exc:
+        write_json_atomic(Path(cfg.out) / STATUS_FILE, {"state": "failed", "error": str(exc),
+                                                        "updated": time.time()})
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if status["state"] in ("finished", "stopped") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Cached loaders: models are loaded once per process (``st.cache_resource``).
+
+The cache key includes the file's modification time so that a promoted or replaced
+model is picked up without restarting the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from eurosat.inference import TFLiteClassifier
+from eurosat.registry import ModelInfo, active_model
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _classifier(path: str, mtime: float, num_threads: int) -> TFLiteClassifier:  # noqa: ARG001
+    return TFLiteClassifier(path, num_threads=num_threads)
+
+
+def current_model() -> ModelInfo:
+    """The model the app uses now (promoted run, else shipped)."""
+    return active_model()
+
+
+def get_classifier(int8: bool = False, num_threads: int = 2) -> TFLiteClassifier:
+    """The active model's TFLite classifier (dynamic-range by default).
+
+    Raises:
+        ModelLoadError: the file is missing or broken.
+    """
+    info = current_model()
+    path = info.tflite_int8 if int8 else info.tflite
+    return _classifier(str(path), _mtime(path), num_threads)
+
+
+@st.cache_resource(show_spinner="Loading the Keras model (TensorFlow)…", max_entries=2)
+def _keras_model(path: str, mtime: float):  # noqa: ARG001
+    from eurosat.explain import load_keras_model
+
+    return load_keras_model(path)
+
+
+def get_keras_model():
+    """The active model's Keras model (imports TensorFlow on first use)."""
+    path = current_model().keras
+    return _keras_model(str(path), _mtime(path))
