@@ -65,6 +65,7 @@ class TrainConfig:
 
     data: str = field(default_factory=lambda: str(eurosat_zip()))
     out: str = field(default_factory=lambda: str(runs_dir() / "run"))
+    split: str = field(default_factory=lambda: str(SPLIT_FILE))
     epochs: int = 40
     batch_size: int = 64
     learning_rate: float = 2e-3

@@ -185,7 +185,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     keras.utils.set_random_seed(cfg.seed)
 
     source = ImageSource(cfg.data)
-    split = read_split(config.SPLIT_FILE)
+    split = read_split(Path(cfg.split))
     subsets = {name: take_fraction(items, cfg.subset) for name, items in split.items()}
     x_train, y_train = source.load(subsets["train"])
     x_val, y_val = source.load(subsets["val"])
@@ -265,6 +265,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p = argparse.ArgumentParser(prog="python -m eurosat.train", description="Train the light ResNet.")
     p.add_argument("--data", default=d.data, help="EuroSAT_RGB.zip or extracted folder")
     p.add_argument("--out", default=d.out, help="run folder")
+    p.add_argument("--split", default=d.split, help="split CSV (path,class,subset)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.learning_rate)
@@ -277,7 +278,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--no-export", action="store_true", help="skip the TFLite export")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     a = p.parse_args(argv)
-    cfg = TrainConfig(data=a.data, out=a.out, epochs=a.epochs, batch_size=a.batch_size,
+    cfg = TrainConfig(data=a.data, out=a.out, split=a.split, epochs=a.epochs, batch_size=a.batch_size,
                       learning_rate=a.lr, weight_decay=a.weight_decay,
                       label_smoothing=a.label_smoothing, augment=not a.no_augment,
                       subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export)

@@ -55,3 +55,39 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     d.mkdir()
     monkeypatch.setenv("EUROSAT_RUNS_DIR", str(d))
     return d
+
+
+def write_fake_eurosat(root: Path, per_class: int = 4, seed: int = 0, as_zip: bool = False) -> Path:
+    """Write a tiny EuroSAT-like pool (``2750/<Class>/<Class>_<n>.jpg``, 64×64 RGB JPEGs).
+
+    Each class has its own mean colour plus noise, so a model can learn something.
+    Returns the folder, or the zip file when ``as_zip``.
+    """
+    import zipfile
+
+    from PIL import Image
+
+    from eurosat.classes import CLASS_NAMES
+
+    gen = np.random.default_rng(seed)
+    base = root / "2750"
+    for k, name in enumerate(CLASS_NAMES):
+        d = base / name
+        d.mkdir(parents=True, exist_ok=True)
+        colour = np.array([25 * k, 255 - 20 * k, (70 * k) % 256], dtype=float)
+        for n in range(1, per_class + 1):
+            img = np.clip(colour + gen.normal(0, 20, (64, 64, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(d / f"{name}_{n}.jpg", quality=95)
+    if not as_zip:
+        return root
+    zpath = root.parent / f"{root.name}.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for p in sorted(base.rglob("*.jpg")):
+            z.write(p, p.relative_to(root).as_posix())
+    return zpath
+
+
+@pytest.fixture
+def fake_pool(tmp_path) -> Path:
+    """A tiny fake EuroSAT folder (4 images per class)."""
+    return write_fake_eurosat(tmp_path / "pool", per_class=4)

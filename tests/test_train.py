@@ -1,0 +1,77 @@
+"""eurosat.train end to end on a tiny synthetic pool: metrics file, checkpoints, resume, export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eurosat.data import ImageSource, make_split, write_split
+from eurosat.inference import TFLiteClassifier
+from eurosat.train import main
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from tests.conftest import write_fake_eurosat
+
+    root = tmp_path_factory.mktemp("tiny")
+    pool = write_fake_eurosat(root / "pool", per_class=10, as_zip=True)
+    split = root / "split.csv"
+    write_split(make_split(ImageSource(pool).items(), seed=3), split, seed=3)
+    out = root / "run"
+    args = ["--data", str(pool), "--split", str(split), "--out", str(out), "--batch-size", "16"]
+    assert main([*args, "--epochs", "1"]) == 0
+    first = (out / "metrics.jsonl").read_text()
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    return out, first
+
+
+def test_run_writes_metrics_status_and_checkpoints(tiny_run):
+    out, first = tiny_run
+    lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2]  # resumed after epoch 1, did not start over
+    assert (out / "metrics.jsonl").read_text().startswith(first)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+        assert np.isfinite(lines[-1][key])
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "finished" and status["epoch"] == 2
+    assert (out / "last.keras").is_file() and (out / "best.keras").is_file()
+    assert json.loads((out / "config.json").read_text())["epochs"] == 2
+
+
+def test_results_have_test_metrics_for_keras_and_every_tflite(tiny_run):
+    out, _ = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["test"]) == {"keras", "tflite_float32", "tflite_dynamic", "tflite_int8"}
+    for report in results["test"].values():
+        assert report["n"] == 10  # 1 test image per class
+        assert 0.0 <= report["accuracy"] <= 1.0
+        assert len(report["confusion_matrix"]) == 10
+        assert set(report["per_class"]["Forest"]) == {"precision", "recall", "f1", "support"}
+    assert 600_000 < results["parameters"] < 800_000
+
+
+def test_exported_tflite_honours_the_contract(tiny_run):
+    out, _ = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    x = np.random.default_rng(0).uniform(0, 255, (5, 64, 64, 3)).astype(np.float32)
+    for kind in ("float32", "dynamic", "int8"):
+        info = results["files"][kind]
+        clf = TFLiteClassifier(info["path"], batch_size=3)  # 5 tiles in batches of 3: batch resized
+        p = clf.predict(x)
+        assert p.shape == (5, 10) and p.dtype == np.float32
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=0.02)
+        assert info["parity"]["finite"] and info["parity"]["mean_abs_prob_diff"] < 0.05
+    assert results["files"]["float32"]["parity"]["max_abs_prob_diff"] < 1e-4
+    assert results["files"]["dynamic"]["size_bytes"] < 2_000_000
+    assert results["files"]["int8"]["size_bytes"] < 2_000_000
+
+
+def test_missing_data_is_one_clear_message(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--data", str(tmp_path / "missing.zip"), "--out", str(out), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "EuroSAT data not found" in err and "Traceback" not in err
+    assert json.loads((out / "status.json").read_text())["state"] == "failed"
