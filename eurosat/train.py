@@ -292,6 +292,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; a data or model problem prints one clear message and exits 2."""
     cfg, resume = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep the run log readable
+    import warnings
+
+    # Our tf.data pipeline shuffles itself; Keras warns about its own (unused) shuffle flag.
+    warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
     try:
         status = train(cfg, resume=resume)
     except EuroSATError as exc:
