@@ -165,8 +165,11 @@ def evaluate_tflite(path: Path, x: np.ndarray, y: np.ndarray, num_threads: int =
     return classification_report(y, pred)
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict:
-    """Run one training (or resume it), then test and export. Returns the final status dict."""
+def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None) -> dict:
+    """Run one training (or resume it), then test and export. Returns the final status dict.
+
+    ``stop`` is the flag set by SIGTERM/SIGINT (installed by :func:`main` before TensorFlow loads).
+    """
     import keras
     import tensorflow as tf
 
@@ -176,8 +179,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     run_dir = Path(cfg.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    stop = _StopFlag()
-    stop.install()
+    if stop is None:
+        stop = _StopFlag()
+        stop.install()
     write_json_atomic(run_dir / CONFIG_FILE, cfg.to_dict())
     write_json_atomic(run_dir / STATUS_FILE, {"state": "loading data", "pid": os.getpid(),
                                               "started": started, "updated": started,
@@ -297,14 +301,27 @@ def main(argv: list[str] | None = None) -> int:
 
     # Our tf.data pipeline shuffles itself; Keras warns about its own (unused) shuffle flag.
     warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed.*")
+    stop = _StopFlag()
+    stop.install()  # before TensorFlow loads: a stop during start-up is still clean
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
     try:
-        status = train(cfg, resume=resume)
+        status = train(cfg, resume=resume, stop=stop)
     except EuroSATError as exc:
-        write_json_atomic(Path(cfg.out) / STATUS_FILE, {"state": "failed", "error": str(exc),
-                                                        "updated": time.time()})
+        _write_failed(Path(cfg.out), str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # unexpected: keep the traceback in the log, and say "failed"
+        import traceback
+
+        traceback.print_exc()
+        _write_failed(Path(cfg.out), f"{type(exc).__name__}: {exc}")
+        return 1
     return 0 if status["state"] in ("finished", "stopped") else 1
+
+
+def _write_failed(run_dir: Path, message: str) -> None:
+    write_json_atomic(run_dir / STATUS_FILE, {"state": "failed", "error": message, "pid": os.getpid(),
+                                              "updated": time.time()})
 
 
 if __name__ == "__main__":
