@@ -9,6 +9,7 @@ is used: it is always the fallback.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -83,9 +84,12 @@ def active_model() -> ModelInfo:
 def summarise_run(run_dir: Path) -> dict:
     """The shipped ``metrics.json``: a run's results (without local paths) and its curve."""
     results = json.loads((run_dir / "results.json").read_text())
-    files = {k: {"file": Path(v["path"]).name, "size_bytes": v["size_bytes"],
-                 **({"parity_vs_keras": v["parity"]} if "parity" in v else {})}
-             for k, v in results.get("files", {}).items()}
+    files = {}
+    for kind, v in results.get("files", {}).items():
+        name = Path(v["path"]).name
+        size = (run_dir / name).stat().st_size if (run_dir / name).is_file() else v["size_bytes"]
+        files[kind] = {"file": name, "size_bytes": size,
+                       **({"parity_vs_keras": v["parity"]} if "parity" in v else {})}
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
                if line.strip()]
     config_data = json.loads((run_dir / "config.json").read_text())
@@ -113,6 +117,68 @@ def copy_run_models(run_dir: Path, dest: Path) -> Path:
         tmp.replace(dest / n)
     (dest / config.METRICS_FILE).write_text(json.dumps(summarise_run(run_dir), indent=1))
     return dest
+
+
+def promoted_dir() -> Path:
+    """Folder holding the copies of promoted runs' models (``runs/promoted/<run>/``)."""
+    return config.runs_dir() / "promoted"
+
+
+def _check_tflite(path: Path) -> None:
+    """Load a TFLite file with LiteRT and run one blank tile: raises ModelLoadError if unusable."""
+    import numpy as np
+
+    from eurosat.errors import ModelLoadError
+    from eurosat.inference import TFLiteClassifier
+
+    probs = TFLiteClassifier(path, num_threads=1).predict(np.zeros((1, 64, 64, 3), np.float32))
+    if not np.all(np.isfinite(probs)):
+        raise ModelLoadError(f"'{path}' returns non-finite outputs; the run's export is broken.")
+
+
+def promote_run(run_dir: Path) -> ModelInfo:
+    """Make a finished run's models the ones the app uses; the shipped model stays the fallback.
+
+    The run's Keras and TFLite files and a ``metrics.json`` summary are copied to
+    ``runs/promoted/<run>/`` and checked with LiteRT; only then is the pointer
+    ``runs/active.json`` replaced, atomically, so a reader sees the old or the new model, never half.
+
+    Raises:
+        TrainingError: the run is not finished or has no exported models.
+        ModelLoadError: the copied TFLite model cannot be run.
+    """
+    from eurosat.errors import ModelLoadError, TrainingError
+
+    run_dir = Path(run_dir).resolve()
+    try:
+        state = json.loads((run_dir / "status.json").read_text()).get("state")
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"Run '{run_dir.name}' has no readable status.json in {run_dir}.") from exc
+    if state != "finished":
+        raise TrainingError(
+            f"Run '{run_dir.name}' is '{state}', not finished: only a finished run with exported "
+            "TFLite models can be promoted."
+        )
+    dest = copy_run_models(run_dir, promoted_dir() / run_dir.name)
+    _check_tflite(dest / config.TFLITE_DYNAMIC)
+    _check_tflite(dest / config.TFLITE_INT8)
+    pointer = active_pointer()
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pointer.with_name(f".{pointer.name}.tmp")
+    tmp.write_text(json.dumps({"run": run_dir.name, "directory": str(dest), "source": str(run_dir),
+                               "promoted": time.time()}, indent=1))
+    os.replace(tmp, pointer)
+    info = active_model()
+    if info.source != "promoted" or info.directory != dest:
+        raise ModelLoadError(
+            f"Promoting '{run_dir.name}' did not take effect; the app still uses {info.label}.")
+    return info
+
+
+def revert_to_shipped() -> ModelInfo:
+    """Go back to the shipped model (removes the pointer; promoted copies stay on disk)."""
+    active_pointer().unlink(missing_ok=True)
+    return active_model()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,3 +1,131 @@
+"""Train: launch the trainer in the background, watch it live, stop it, compare and promote runs."""
+
 import streamlit as st
-st.title('Train')
-st.info('This page is being built.')
+
+from eurosat import config, runs
+from eurosat import training_charts as charts
+from eurosat.errors import EuroSATError
+from eurosat.registry import active_model, promote_run, revert_to_shipped
+from eurosat.ui import state
+
+PCT = st.column_config.NumberColumn(format="percent")
+d = runs.TrainSettings()
+
+st.title("Train")
+st.caption(f"Retrain the light ResNet in the background (one training at a time). Runs are saved in "
+           f"`{config.runs_dir()}`; a run keeps going if you close this tab.")
+if st.session_state[state.TRAIN_NOTICE]:
+    kind, text = st.session_state[state.TRAIN_NOTICE]
+    (st.success if kind == "success" else st.warning)(text)
+    st.session_state[state.TRAIN_NOTICE] = None
+
+with st.form("train_form"):
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+    data = c1.text_input("Data (EuroSAT_RGB.zip or a folder of class folders)", value=d.data)
+    epochs = c2.number_input("Epochs", 1, 1000, d.epochs)
+    batch = c3.number_input("Batch size", 1, 4096, d.batch_size, step=16)
+    lr = c4.number_input("Learning rate", 1e-5, 0.5, d.learning_rate, step=1e-4, format="%.4f")
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+    name = c1.text_input("Run name", placeholder="empty: run-<date>-<time>")
+    subset = c2.number_input("Subset fraction", 0.001, 1.0, d.subset, step=0.005, format="%.3f",
+                             help="Fraction of every split: 0.01 is a quick run of about 240 images.")
+    augment = c3.checkbox("Augmentation", d.augment)
+    export = c4.checkbox("Export TFLite", d.export, help="Needed to promote the run.")
+    submitted = st.form_submit_button("Start training", type="primary")
+if submitted:
+    settings = runs.TrainSettings(data=data.strip(), epochs=int(epochs), batch_size=int(batch),
+                                  learning_rate=float(lr), augment=augment, subset=float(subset),
+                                  name=name.strip(), export=export)
+    try:
+        launched = runs.launch_run(settings)
+        st.session_state[state.TRAIN_LIVE_RUN] = launched.name
+        st.success(f"Started run '{launched.name}' (pid {launched.pid}).")
+    except EuroSATError as exc:
+        st.error(str(exc))
+
+
+@st.fragment(run_every=2)
+def live_view() -> None:
+    """Progress, curves and log of the running training; refreshes every 2 s."""
+    run = runs.current_run()
+    seen = st.session_state[state.TRAIN_LIVE_RUN]
+    if run is None:
+        if seen:  # the run we watched has ended: refresh the whole page (history, notice)
+            ended = runs.read_run(config.runs_dir() / seen).state
+            st.session_state[state.TRAIN_LIVE_RUN] = None
+            st.session_state[state.TRAIN_NOTICE] = ("success" if ended == "finished" else "warning",
+                                                    f"Run '{seen}' ended: {ended}.")
+            st.rerun()
+        st.info("No training is running. Fill the form above to start one.")
+        return
+    st.session_state[state.TRAIN_LIVE_RUN] = run.name
+    head, stop = st.columns([5, 1], vertical_alignment="bottom")
+    head.subheader(f"Running: {run.name}")
+    if stop.button("Stop training", key="stop_training", disabled=run.stop_requested):
+        try:
+            runs.stop_run(run.path)
+            run = runs.read_run(run.path)
+        except EuroSATError as exc:
+            st.error(str(exc))
+    if run.stop_requested:
+        st.warning("Stop requested: the run ends after the current batch (a test or export under way "
+                   "finishes first) and keeps its checkpoint and metrics.")
+    p = runs.progress(run)
+    st.progress(p.fraction, text=p.text)
+    if run.metrics:
+        st.plotly_chart(charts.curves_figure(run.metrics), key="live_curves")
+    else:
+        st.caption("The loss and accuracy curves appear after the first epoch.")
+    st.code(runs.log_tail(run.path, 8) or "(no output yet)", language=None)
+
+
+live_view()
+
+st.header("Run history")
+all_runs = [r for r in runs.list_runs() if not r.is_active]  # the active one is shown live above
+if not all_runs:
+    st.info("No finished, stopped or failed runs yet.")
+    st.stop()
+st.dataframe(runs.history_rows(all_runs), hide_index=True, column_config={
+    "best val acc": PCT, "test acc (Keras)": PCT, "test acc (TFLite)": PCT})
+picked = st.selectbox("Run", [r.name for r in all_runs], key="train_history_run")
+run = next(r for r in all_runs if r.name == picked)
+if run.status.get("error"):
+    st.error(run.status["error"])
+left, right = st.columns([2, 3])
+with left:
+    st.markdown("**Learning curves**")
+    if run.metrics:
+        st.plotly_chart(charts.curves_figure(run.metrics), key="history_curves")
+    else:
+        st.caption("No finished epoch.")
+    with st.expander(f"Log ({run.state})", expanded=run.state in ("crashed", "failed")):
+        st.code(runs.log_tail(run.path, 40) or "(empty)", language=None)
+with right:
+    models = charts.models_with_results(run.results)
+    if not models:
+        st.caption("No test results: the run did not finish.")
+    else:
+        which = st.radio("Test results of", models, format_func=charts.MODEL_LABELS.get, horizontal=True)
+        report = run.results["test"][which]
+        st.markdown(f"**Test accuracy {report['accuracy']:.2%}** on {report.get('n', '?')} images "
+                    f"(macro F1 {report.get('macro_f1', 0):.3f})")
+        st.plotly_chart(charts.confusion_figure(report["confusion_matrix"]), key="confusion")
+        st.dataframe(charts.per_class_frame(report), hide_index=True)
+
+active = active_model()
+st.subheader("Model in use")
+st.caption(active.label)
+c1, c2 = st.columns(2)
+if c1.button(f"Promote '{run.name}'", disabled=not run.promotable, type="primary",
+             help="Use this run's TFLite and Keras models on every page (finished, exported runs)."):
+    try:
+        st.session_state[state.TRAIN_NOTICE] = ("success", f"The app now uses {promote_run(run.path).label}.")
+        st.rerun()
+    except EuroSATError as exc:
+        st.error(str(exc))
+if not run.promotable:
+    c1.caption("Only a finished run with exported TFLite models can be promoted.")
+if c2.button("Revert to the shipped model", disabled=active.source == "shipped"):
+    st.session_state[state.TRAIN_NOTICE] = ("success", f"The app now uses {revert_to_shipped().label}.")
+    st.rerun()

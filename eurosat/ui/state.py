@@ -8,9 +8,13 @@ import streamlit as st
 MAP_RESULT = "map_result"  # eurosat.tiling.AreaResult of the last classified area
 MAP_SCENE = "map_scene"  # path of the scene in use on the Map page
 MAP_BBOX = "map_bbox"  # last drawn rectangle (west, south, east, north) in lon/lat
+MAP_DRAWING = "map_drawing"  # st_folium's last value ({"last_active_drawing": GeoJSON}), set by its on_change
+MAP_WIDGET = "map_w_"  # prefix of the Map page's widget keys (suffixed with the scene id)
 UPLOAD_RESULTS = "upload_results"  # list of per-file results on the Upload page
 EXPLAIN_IMAGE = "explain_image"  # uint8 (64, 64, 3) image handed to the Explain page
 EXPLAIN_SOURCE = "explain_source"  # text saying where that image came from
+TRAIN_LIVE_RUN = "train_live_run"  # name of the run the Train page's live view last saw running
+TRAIN_NOTICE = "train_notice"  # one-off (kind, text) on the Train page: run ended, model promoted
 
 _DEFAULTS: dict[str, object] = {
     MAP_RESULT: None,
@@ -19,6 +23,8 @@ _DEFAULTS: dict[str, object] = {
     UPLOAD_RESULTS: [],
     EXPLAIN_IMAGE: None,
     EXPLAIN_SOURCE: "",
+    TRAIN_LIVE_RUN: None,
+    TRAIN_NOTICE: None,
 }
 
 

@@ -1,0 +1,95 @@
+"""AppTest of the Train page on fabricated run folders in a tmp EUROSAT_RUNS_DIR (no training)."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from eurosat import runs
+from eurosat.registry import active_model
+from tests.test_runs import fake_report, fake_trainer, write_fake_run
+
+
+def open_train_page() -> AppTest:
+    at = AppTest.from_file("../../streamlit_app.py", default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label.startswith(label))
+
+
+def test_form_has_every_training_setting(runs_dir):
+    at = open_train_page()
+    assert [w.label for w in at.number_input] == ["Epochs", "Batch size", "Learning rate", "Subset fraction"]
+    data, name = at.text_input
+    assert data.label.startswith("Data") and data.value.endswith("EuroSAT_RGB.zip")
+    assert name.label == "Run name"
+    assert [w.label for w in at.checkbox] == ["Augmentation", "Export TFLite"]
+    assert button(at, "Start training")
+    assert any("No training is running" in i.value for i in at.info)
+    assert any("No finished, stopped or failed runs yet" in i.value for i in at.info)
+
+
+def test_history_shows_finished_and_crashed_runs_with_their_test_results(runs_dir):
+    write_fake_run(runs_dir, "good", with_models=True)
+    write_fake_run(runs_dir, "died", state="running", done=1, started=2e9)  # its pid is dead
+    at = open_train_page()
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["died", "good"]
+    assert list(table["state"]) == ["crashed", "finished"]
+    assert table.loc[1, "test acc (TFLite)"] == fake_report(2)["accuracy"]
+    assert button(at, "Promote 'died'").disabled  # a crashed run cannot be promoted
+
+    at.selectbox[0].select("good").run()
+    assert [r.value for r in at.radio] == ["keras"]  # first of the tested models
+    assert at.radio[0].options == [
+        "Keras (float32)", "TFLite dynamic-range (used by the app)", "TFLite full int8"]
+    per_class = at.dataframe[1].value
+    assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
+    assert len(per_class) == 10
+    assert any("Test accuracy" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 2  # learning curves and confusion matrix
+
+
+def test_promote_then_revert_changes_the_model_in_use(runs_dir):
+    write_fake_run(runs_dir, "good", with_models=True)
+    at = open_train_page()
+    assert not button(at, "Promote 'good'").disabled
+    button(at, "Promote 'good'").click().run()
+    assert not at.exception, at.exception
+    assert active_model().name == "good" and active_model().source == "promoted"
+    assert any("now uses good (promoted" in s.value for s in at.success)
+    assert any(c.value.startswith("good (promoted") for c in at.caption)
+    button(at, "Revert to the shipped model").click().run()
+    assert active_model().source == "shipped"
+    assert any("(shipped" in s.value for s in at.success)
+
+
+def test_live_view_shows_the_running_training_refuses_a_second_and_stops_it(runs_dir):
+    trainer = fake_trainer()
+    try:
+        write_fake_run(runs_dir, "busy", state="running", epochs=4, done=1, pid=trainer.pid)
+        (runs_dir / runs.LOCK_FILE).write_text(f'{{"pid": {trainer.pid}, "run": "busy"}}')
+        at = open_train_page()
+        assert any(h.value == "Running: busy" for h in at.subheader)
+        assert "Epoch 2/4" in at.get("progress")[0].proto.text
+        assert len(at.get("plotly_chart")) == 1  # live curves; the history lists past runs only
+        assert any("No finished, stopped or failed runs yet" in i.value for i in at.info)
+
+        at.text_input[1].input("another")
+        button(at, "Start training").click().run()
+        assert any("already running: 'busy'" in e.value for e in at.error)
+        assert not (runs_dir / "another").exists()
+
+        button(at, "Stop training").click().run()
+        assert any("Stop requested" in w.value for w in at.warning)
+        assert trainer.wait(10) != 0
+        assert runs.read_run(runs_dir / "busy").state == "stopped"
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+        trainer.wait()
