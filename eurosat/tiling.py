@@ -1,0 +1,431 @@
+"""Tile grid, tile footprints, and classification of an area or a whole scene.
+
+Tiles are whole 64×64-pixel squares of the raster's own grid, counted from its top-left pixel:
+tile (r, c) covers rows ``64 r .. 64 r + 63`` and columns ``64 c .. 64 c + 63``. An area is the
+set of tiles whose footprint lies inside a lon/lat rectangle; a scene is every whole tile.
+Pixels are read strip by strip (a few tile rows at a time), so memory does not grow with the
+scene; :func:`classify_scene` with ``keep_tiles=False`` keeps only the probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from affine import Affine
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
+
+from eurosat.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, TILE_SIZE
+from eurosat.errors import GeoError
+from eurosat.geo import (
+    LONLAT,
+    BandSpec,
+    BBox,
+    bbox_window,
+    check_spec,
+    default_rgb_bands,
+    file_declares_offset,
+    open_raster,
+    read_rgb,
+    validate,
+)
+
+#: Most tiles one drawn area may hold (about 2,050 km² at 10 m); whole scenes above it: use the CLI.
+MAX_TILES_PER_AREA: int = 5000
+#: Tiles per classifier call (bounds the float32 copy made for the model).
+BATCH_TILES: int = 256
+#: Upper bound of tile rows read at once.
+MAX_STRIP_ROWS: int = 8
+
+Progress = Callable[[int, int], None]  # (tiles done, tiles in all)
+
+
+class Classifier(Protocol):
+    """What tiling needs of a classifier (:class:`eurosat.inference.TFLiteClassifier` is one)."""
+
+    def predict(self, tiles: np.ndarray) -> np.ndarray:
+        """(N, 64, 64, 3) on the 0-255 scale -> float32 (N, 10) probabilities."""
+        ...
+
+
+# --------------------------------------------------------------------------- grid maths
+
+
+def grid_shape(height: int, width: int, tile: int = TILE_SIZE) -> tuple[int, int]:
+    """Whole tiles in a raster: (tile rows, tile cols)."""
+    return height // tile, width // tile
+
+
+def tiles_in_window(
+    window: Window, height: int, width: int, tile: int = TILE_SIZE
+) -> tuple[int, int, int, int]:
+    """Whole grid tiles lying inside a pixel window.
+
+    Returns:
+        Half-open tile index ranges (r0, r1, c0, c1); empty when r1 <= r0 or c1 <= c0.
+    """
+    eps = 1e-6
+    n_rows, n_cols = grid_shape(height, width, tile)
+    r0 = max(0, math.ceil(window.row_off / tile - eps))
+    c0 = max(0, math.ceil(window.col_off / tile - eps))
+    r1 = min(n_rows, math.floor((window.row_off + window.height) / tile + eps))
+    c1 = min(n_cols, math.floor((window.col_off + window.width) / tile + eps))
+    return r0, max(r0, r1), c0, max(c0, c1)
+
+
+def tile_corners(
+    transform: Affine, rows: np.ndarray, cols: np.ndarray, tile: int = TILE_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Corners of tiles in the raster CRS, counter-clockwise from lower-left (ll, lr, ur, ul).
+
+    Returns:
+        (xs, ys), each float64 (N, 4).
+    """
+    rows = np.asarray(rows, dtype=np.float64)[:, None]
+    cols = np.asarray(cols, dtype=np.float64)[:, None]
+    px = (cols + np.array([0, 1, 1, 0])) * tile
+    py = (rows + np.array([1, 1, 0, 0])) * tile
+    a, b, c, d, e, f = tuple(transform)[:6]
+    return a * px + b * py + c, d * px + e * py + f
+
+
+def footprints_lonlat(
+    transform: Affine, crs: object, rows: np.ndarray, cols: np.ndarray, tile: int = TILE_SIZE
+) -> np.ndarray:
+    """Tile footprints in lon/lat: float64 (N, 4, 2) of (lon, lat), corners ll, lr, ur, ul."""
+    from pyproj import Transformer
+
+    xs, ys = tile_corners(transform, rows, cols, tile)
+    if len(xs) == 0:
+        return np.zeros((0, 4, 2))
+    lon, lat = Transformer.from_crs(crs, LONLAT, always_xy=True).transform(xs.ravel(), ys.ravel())
+    return np.stack([np.reshape(lon, xs.shape), np.reshape(lat, xs.shape)], axis=-1)
+
+
+def footprint_areas_km2(footprints: np.ndarray) -> np.ndarray:
+    """Geodesic area (km²) of each footprint (N, 4, 2)."""
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    out = np.empty(len(footprints))
+    for i, fp in enumerate(footprints):
+        out[i] = abs(geod.polygon_area_perimeter(fp[:, 0], fp[:, 1])[0]) / 1e6
+    return out
+
+
+def inside_bbox(footprints: np.ndarray, bbox: BBox, eps: float = 1e-9) -> np.ndarray:
+    """Which footprints (N, 4, 2) lie wholly inside a lon/lat rectangle: bool (N,).
+
+    A footprint is a convex quadrilateral, so its four corners inside means all of it inside.
+    """
+    w, s, e, n = bbox
+    lon, lat = footprints[..., 0], footprints[..., 1]
+    return np.all((lon >= w - eps) & (lon <= e + eps) & (lat >= s - eps) & (lat <= n + eps), axis=1)
+
+
+def select_area(
+    src: DatasetReader, bbox: BBox, max_tiles: int = MAX_TILES_PER_AREA
+) -> tuple[np.ndarray, np.ndarray]:
+    """The whole grid tiles whose footprint lies inside a lon/lat rectangle.
+
+    Returns:
+        (rows, cols) int64 arrays, row-major order.
+
+    Raises:
+        GeoError: the rectangle is outside the scene, holds no whole tile, or more than ``max_tiles``.
+    """
+    window = bbox_window(src, bbox)
+    r0, r1, c0, c1 = tiles_in_window(window, src.height, src.width)
+    rr, cc = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
+    rows, cols = rr.ravel(), cc.ravel()
+    if len(rows):
+        keep = inside_bbox(footprints_lonlat(src.transform, src.crs, rows, cols), bbox)
+        rows, cols = rows[keep], cols[keep]
+    if len(rows) == 0:
+        side = abs(src.transform.a) * TILE_SIZE
+        raise GeoError(
+            f"The rectangle is too small: it holds no whole {TILE_SIZE}×{TILE_SIZE}-pixel tile "
+            f"(one tile is about {side:g} × {side:g} in the scene's units). Draw a larger rectangle."
+        )
+    if len(rows) > max_tiles:
+        raise GeoError(
+            f"The rectangle holds {len(rows):,} tiles; the limit is {max_tiles:,} per area. Draw a smaller "
+            "rectangle, or classify whole large scenes with the command line: "
+            "`python -m eurosat.classify SCENE.tif --out classes.tif`."
+        )
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _lat_lon_text(lat: float, lon: float) -> str:
+    return f"{abs(lat):.2f}°{'N' if lat >= 0 else 'S'}, {abs(lon):.2f}°{'E' if lon >= 0 else 'W'}"
+
+
+@dataclass
+class AreaResult:
+    """Classified tiles of an area (or a whole scene), in row-major tile order.
+
+    Attributes:
+        tiles: uint8 (N, 64, 64, 3) on the model's 0-255 scale; (0, 64, 64, 3) when made with
+            ``keep_tiles=False`` (the command line, to bound memory).
+        probs: float32 (N, 10) class probabilities, :data:`eurosat.classes.CLASS_NAMES` order.
+        rows, cols: int64 (N,) tile indexes in the scene's tile grid.
+        footprints: float64 (N, 4, 2) lon/lat corners (ll, lr, ur, ul).
+        areas_km2: float64 (N,) geodesic area of each tile.
+        crs_wkt: the scene CRS; transform: the scene's pixel transform (6 numbers).
+        scene_path: the scene file; bbox: the lon/lat rectangle asked for (None: whole scene).
+        spec: bands and offset used.
+    """
+
+    tiles: np.ndarray
+    probs: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    footprints: np.ndarray
+    areas_km2: np.ndarray
+    crs_wkt: str
+    transform: tuple[float, ...]
+    scene_path: str
+    bbox: BBox | None = None
+    spec: BandSpec = field(default_factory=BandSpec)
+
+    @property
+    def n_tiles(self) -> int:
+        """Number of classified tiles."""
+        return len(self.probs)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Predicted class index per tile: int64 (N,)."""
+        return self.probs.argmax(axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Probability of the predicted class per tile: float32 (N,)."""
+        return self.probs.max(axis=1)
+
+    @property
+    def centers(self) -> np.ndarray:
+        """Tile centres in lon/lat: float64 (N, 2)."""
+        return self.footprints.mean(axis=1)
+
+    @property
+    def scene_name(self) -> str:
+        """File name of the scene."""
+        return Path(self.scene_path).name
+
+    @property
+    def total_area_km2(self) -> float:
+        """Area of all classified tiles."""
+        return float(self.areas_km2.sum())
+
+    def tile_label(self, i: int) -> str:
+        """Human label of tile ``i``, e.g. ``tile r3 c5 (52.49°N, 12.61°E)``."""
+        lon, lat = self.centers[i]
+        return f"tile r{int(self.rows[i])} c{int(self.cols[i])} ({_lat_lon_text(lat, lon)})"
+
+    def summary(self) -> pd.DataFrame:
+        """Per-class tiles, share (0-1) and area (km²) of the classes present, largest first."""
+        labels = self.labels
+        counts = np.bincount(labels, minlength=NUM_CLASSES)
+        area = np.bincount(labels, weights=self.areas_km2, minlength=NUM_CLASSES)
+        df = pd.DataFrame({
+            "class": list(CLASS_NAMES),
+            "tiles": counts,
+            "share": counts / max(1, self.n_tiles),
+            "area_km2": area,
+            "color": [CLASS_COLORS[c] for c in CLASS_NAMES],
+        })
+        df = df[df.tiles > 0].sort_values(["tiles", "class"], ascending=[False, True])
+        return df.reset_index(drop=True)
+
+    @property
+    def dominant_class(self) -> str:
+        """The class of most tiles (ties: the first in CLASS_NAMES order)."""
+        return CLASS_NAMES[int(np.bincount(self.labels, minlength=NUM_CLASSES).argmax())]
+
+    def grid_bounds(self) -> tuple[int, int, int, int]:
+        """Half-open tile ranges (r0, r1, c0, c1) enclosing the classified tiles."""
+        return int(self.rows.min()), int(self.rows.max()) + 1, int(self.cols.min()), int(self.cols.max()) + 1
+
+    def class_grid(self, nodata: int = 255) -> np.ndarray:
+        """uint8 (tile rows, tile cols): class index per tile over :meth:`grid_bounds`, else ``nodata``."""
+        r0, r1, c0, c1 = self.grid_bounds()
+        grid = np.full((r1 - r0, c1 - c0), nodata, dtype=np.uint8)
+        grid[self.rows - r0, self.cols - c0] = self.labels.astype(np.uint8)
+        return grid
+
+    def grid_transform(self) -> Affine:
+        """Affine transform of :meth:`class_grid` (one cell per tile) in the scene CRS."""
+        r0, _, c0, _ = self.grid_bounds()
+        origin = Affine(*self.transform[:6]) @ Affine.translation(c0 * TILE_SIZE, r0 * TILE_SIZE)
+        return origin @ Affine.scale(TILE_SIZE)
+
+
+# --------------------------------------------------------------------------- reading and classifying
+
+
+def strip_rows_for(src: DatasetReader, tile: int = TILE_SIZE) -> int:
+    """Tile rows per read: a whole internal block height when it is a multiple of a tile, else 1."""
+    block_h = src.block_shapes[0][0]
+    return max(1, min(MAX_STRIP_ROWS, block_h // tile)) if block_h % tile == 0 else 1
+
+
+def iter_strips(rows: np.ndarray, strip_rows: int) -> Iterator[np.ndarray]:
+    """Indexes into ``rows`` (row-major sorted) grouped by blocks of ``strip_rows`` tile rows."""
+    if len(rows) == 0:
+        return
+    keys = rows // strip_rows
+    bounds = np.flatnonzero(np.diff(keys)) + 1
+    yield from np.split(np.arange(len(rows)), bounds)
+
+
+def read_tiles(src: DatasetReader, spec: BandSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Read tiles (one window over their rows and columns), on the EuroSAT scale.
+
+    Returns:
+        uint8 (N, 64, 64, 3).
+    """
+    t = TILE_SIZE
+    r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    img = read_rgb(src, spec, Window(c0 * t, r0 * t, (c1 - c0) * t, (r1 - r0) * t))
+    grid = img.reshape(r1 - r0, t, c1 - c0, t, 3).swapaxes(1, 2)  # (rows, cols, 64, 64, 3)
+    return np.ascontiguousarray(grid[rows - r0, cols - c0])
+
+
+def classify_tiles(classifier: Classifier, tiles: np.ndarray, batch: int = BATCH_TILES) -> np.ndarray:
+    """Probabilities for uint8 tiles (N, 64, 64, 3), ``batch`` at a time: float32 (N, 10)."""
+    out = np.empty((len(tiles), NUM_CLASSES), dtype=np.float32)
+    for i in range(0, len(tiles), batch):
+        out[i : i + batch] = classifier.predict(tiles[i : i + batch])
+    return out
+
+
+def classify_tiles_at(
+    src: DatasetReader,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    classifier: Classifier,
+    spec: BandSpec,
+    keep_tiles: bool = True,
+    progress: Progress | None = None,
+    strip_rows: int | None = None,
+    bbox: BBox | None = None,
+) -> AreaResult:
+    """Read, tile and classify the given tiles strip by strip (the one path of page and CLI).
+
+    Args:
+        src: open, validated raster.
+        rows, cols: tile indexes, row-major sorted.
+        classifier: anything with ``predict``.
+        spec: bands and offset.
+        keep_tiles: keep the uint8 tiles in the result (page) or drop them (CLI, bounded memory).
+        progress: called with (tiles done, tiles in all) after each strip.
+        strip_rows: tile rows per read (default: from the file's block height).
+        bbox: the rectangle asked for, recorded in the result.
+    """
+    check_spec(spec, src.count)
+    n = len(rows)
+    probs = np.empty((n, NUM_CLASSES), dtype=np.float32)
+    kept: list[np.ndarray] = []
+    # Tiles wait in a small buffer so the model gets full batches of BATCH_TILES (a strip of, say,
+    # 96 tiles would otherwise be padded to 128); the buffer holds less than BATCH_TILES + one strip.
+    pending: list[np.ndarray] = []
+    start = 0  # index of the first pending tile (strips come in row-major order)
+
+    def flush(final: bool) -> None:
+        nonlocal pending, start
+        tiles = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        k = len(tiles) if final else len(tiles) // BATCH_TILES * BATCH_TILES
+        if k:
+            probs[start : start + k] = classify_tiles(classifier, tiles[:k])
+            start += k
+            if progress is not None:
+                progress(start, n)
+        pending = [tiles[k:]] if k < len(tiles) else []
+
+    for idx in iter_strips(rows, strip_rows or strip_rows_for(src)):
+        tiles = read_tiles(src, spec, rows[idx], cols[idx])
+        if keep_tiles:
+            kept.append(tiles)
+        pending.append(tiles)
+        if sum(len(p) for p in pending) >= BATCH_TILES:
+            flush(final=False)
+    if pending:
+        flush(final=True)
+    tiles_all = np.concatenate(kept) if kept else np.zeros((0, TILE_SIZE, TILE_SIZE, 3), np.uint8)
+    footprints = footprints_lonlat(src.transform, src.crs, rows, cols)
+    return AreaResult(
+        tiles=tiles_all, probs=probs, rows=rows, cols=cols, footprints=footprints,
+        areas_km2=footprint_areas_km2(footprints), crs_wkt=src.crs.to_wkt(),
+        transform=tuple(src.transform)[:6], scene_path=str(src.name), bbox=bbox, spec=spec,
+    )
+
+
+def _spec_for(src: DatasetReader, spec: BandSpec | None) -> BandSpec:
+    if spec is not None:
+        return spec
+    return BandSpec(default_rgb_bands(src.descriptions, src.colorinterp),
+                    src.dtypes[0] == "uint16" and file_declares_offset(src))
+
+
+def classify_area(
+    path: str | Path,
+    bbox: BBox,
+    classifier: Classifier,
+    spec: BandSpec | None = None,
+    max_tiles: int = MAX_TILES_PER_AREA,
+    keep_tiles: bool = True,
+    progress: Progress | None = None,
+) -> AreaResult:
+    """Classify every whole tile of a scene inside a lon/lat rectangle (west, south, east, north).
+
+    Raises:
+        GeoError: bad file, rectangle outside the scene, too small or too large.
+    """
+    with open_raster(path) as src:
+        validate(src)
+        rows, cols = select_area(src, bbox, max_tiles)
+        return classify_tiles_at(src, rows, cols, classifier, _spec_for(src, spec), keep_tiles, progress,
+                                 bbox=bbox)
+
+
+def classify_scene(
+    path: str | Path,
+    classifier: Classifier,
+    spec: BandSpec | None = None,
+    max_tiles: int | None = None,
+    keep_tiles: bool = True,
+    progress: Progress | None = None,
+    strip_rows: int | None = None,
+) -> AreaResult:
+    """Classify every whole tile of a scene, strip by strip.
+
+    Args:
+        max_tiles: refuse scenes with more tiles (the page passes its limit; the CLI None).
+
+    Raises:
+        GeoError: bad file, no whole tile, or more than ``max_tiles``.
+    """
+    with open_raster(path) as src:
+        validate(src)
+        n_rows, n_cols = grid_shape(src.height, src.width)
+        if n_rows * n_cols == 0:
+            raise GeoError(f"'{Path(path).name}' is smaller than one {TILE_SIZE}×{TILE_SIZE} tile.")
+        if max_tiles is not None and n_rows * n_cols > max_tiles:
+            raise GeoError(
+                f"The scene holds {n_rows * n_cols:,} tiles; the page classifies at most {max_tiles:,}. "
+                "Draw a rectangle, or use the command line: "
+                "`python -m eurosat.classify SCENE.tif --out classes.tif`."
+            )
+        rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
+        return classify_tiles_at(src, rr.ravel(), cc.ravel(), classifier, _spec_for(src, spec), keep_tiles,
+                                 progress, strip_rows)

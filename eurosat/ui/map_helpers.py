@@ -1,0 +1,249 @@
+"""Map page helpers: cached scene reading, controls, the map component, and the result panel.
+
+How a drawn rectangle reaches the page logic (and how tests supply one): ``st_folium`` is
+called with ``key=MAP_DRAWING``, so each time the user draws, streamlit-folium's ``on_change``
+copies the component value ``{"last_active_drawing": <GeoJSON Feature>}`` into
+``st.session_state[MAP_DRAWING]`` before the script reruns. :func:`pending_request` reads that
+key *before* the map is built (the new class map then shows on the same run), and classifies
+only when the rectangle differs from the last one (``MAP_BBOX``). An AppTest sets
+``at.session_state[MAP_DRAWING]`` to a GeoJSON rectangle and runs the page: same path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from eurosat import charts, config, exports, maps
+from eurosat.errors import GeoError
+from eurosat.geo import BandSpec, BBox, SceneInfo, inspect_scene, open_raster, overlay_rgba
+from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult, classify_area, classify_scene
+from eurosat.ui.loaders import get_classifier
+from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_RESULT, MAP_SCENE, MAP_WIDGET
+
+Request = tuple[str, BBox | None]  # ("area", bbox) or ("scene", None)
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "eurosat_uploads"
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _scene_info(path: str, mtime: float) -> SceneInfo:  # noqa: ARG001
+    return inspect_scene(path)
+
+
+def scene_info(path: Path) -> SceneInfo:
+    """Validated description of a GeoTIFF (cached by path and modification time).
+
+    Raises:
+        GeoError: unusable file.
+    """
+    return _scene_info(str(path), _mtime(path))
+
+
+@st.cache_data(max_entries=8, show_spinner="Preparing the scene picture…")
+def _scene_overlay(path: str, mtime: float, bands: tuple[int, int, int], offset: bool) -> tuple[str, BBox]:  # noqa: ARG001
+    with open_raster(path) as src:
+        rgba, bounds = overlay_rgba(src, BandSpec(bands, offset))
+    return maps.image_data_url(rgba), bounds
+
+
+def scene_overlay(path: Path, spec: BandSpec) -> tuple[str, BBox]:
+    """(data URL of the scene picture in Web Mercator, its lon/lat bounds), cached."""
+    return _scene_overlay(str(path), _mtime(path), spec.bands, spec.offset)
+
+
+def save_upload(name: str, data: bytes) -> Path:
+    """Write an uploaded file to a temporary folder (one sub-folder per content hash); return its path."""
+    folder = UPLOAD_DIR / hashlib.sha256(data).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (Path(name).name or "upload.tif")
+    if not path.is_file():
+        path.write_bytes(data)
+    return path
+
+
+def _key(name: str, scene: Path) -> str:
+    return f"{MAP_WIDGET}{name}_{hashlib.sha1(str(scene).encode()).hexdigest()[:8]}"
+
+
+def pick_scene() -> Path:
+    """Sidebar: the shipped scene, or a GeoTIFF the user opens. Resets the area on a scene change.
+
+    Raises:
+        GeoError: the default scene is missing and nothing was uploaded.
+    """
+    upload = st.sidebar.file_uploader("Open another GeoTIFF", type=["tif", "tiff"], key=f"{MAP_WIDGET}upload",
+                                      help="8-bit RGB, or 16-bit Sentinel-2 digital numbers; georeferenced.")
+    if upload is not None:
+        path = save_upload(upload.name, upload.getvalue())
+    else:
+        path = config.default_scene()
+        if not path.is_file():
+            raise GeoError(f"The default scene was not found at {path}. Set EUROSAT_DATA_DIR to the folder "
+                           "holding sentinel2_scene.tif, or open a GeoTIFF in the sidebar.")
+    if st.session_state.get(MAP_SCENE) != str(path):
+        st.session_state[MAP_SCENE] = str(path)
+        st.session_state[MAP_BBOX] = None
+        st.session_state.pop(MAP_DRAWING, None)
+    return path
+
+
+def band_controls(info: SceneInfo) -> BandSpec:
+    """Sidebar: red/green/blue bands (multi-band files) and the +1000 DN offset (16-bit files)."""
+    spec = info.default_spec()
+    if info.count == 3 and not info.is_dn:
+        return spec
+    scene = Path(info.path)
+    with st.sidebar.expander("Bands and radiometry", expanded=True):
+        options = list(range(1, info.count + 1))
+
+        def label(b: int) -> str:
+            d = info.descriptions[b - 1]
+            return f"{b}: {d}" if d else f"band {b}"
+
+        bands = tuple(
+            st.selectbox(colour, options, index=spec.bands[i] - 1, format_func=label, key=_key(colour, scene))
+            for i, colour in enumerate(("Red", "Green", "Blue"))
+        )
+        offset = False
+        if info.is_dn:
+            offset = st.checkbox(
+                "Remove the +1000 DN offset (processing baseline ≥ 04.00, from 2022)", value=spec.offset,
+                key=_key("offset", scene),
+                help="Sentinel-2 products processed from 25 January 2022 on add 1000 to every DN. "
+                + ("The file's metadata declares it." if info.offset_in_file
+                   else "The file does not declare it."),
+            )
+            st.caption("16-bit values are scaled DN·255/2750 (the EuroSAT scale), clipped to 0–255.")
+    return BandSpec(bands, offset)  # type: ignore[arg-type]
+
+
+def typed_bbox(info: SceneInfo) -> BBox | None:
+    """Sidebar form to classify a rectangle typed as coordinates; returns it when submitted."""
+    w, s, e, n = st.session_state.get(MAP_BBOX) or _centre_box(info.bounds_lonlat)
+    scene = Path(info.path)
+    with st.sidebar.expander("Or type a rectangle (lon/lat °)"), st.form(_key("coords", scene), border=False):
+        c1, c2 = st.columns(2)
+        west = c1.number_input("West", value=w, format="%.5f", step=0.001, key=_key("west", scene))
+        east = c2.number_input("East", value=e, format="%.5f", step=0.001, key=_key("east", scene))
+        south = c1.number_input("South", value=s, format="%.5f", step=0.001, key=_key("south", scene))
+        north = c2.number_input("North", value=n, format="%.5f", step=0.001, key=_key("north", scene))
+        if st.form_submit_button("Classify this rectangle"):
+            return (float(west), float(south), float(east), float(north))
+    return None
+
+
+def _centre_box(bounds: BBox) -> BBox:
+    w, s, e, n = bounds
+    dx, dy = (e - w) / 6, (n - s) / 6
+    cx, cy = (w + e) / 2, (s + n) / 2
+    return (round(cx - dx, 5), round(cy - dy, 5), round(cx + dx, 5), round(cy + dy, 5))
+
+
+def drawn_bbox() -> BBox | None:
+    """The rectangle last drawn on the map (from ``st.session_state[MAP_DRAWING]``)."""
+    value = st.session_state.get(MAP_DRAWING) or {}
+    return maps.bbox_from_geojson(value.get("last_active_drawing") if isinstance(value, dict) else None)
+
+
+def pending_request(path: Path, spec: BandSpec, typed: BBox | None, whole: bool) -> Request | None:
+    """What to classify on this run, if anything: whole scene, a typed or newly drawn rectangle,
+    or the current area again when the band settings changed."""
+    if whole:
+        return ("scene", None)
+    if typed is not None:
+        return ("area", typed)
+    drawn = drawn_bbox()
+    if drawn is not None and drawn != st.session_state.get(MAP_BBOX):
+        st.session_state[MAP_BBOX] = drawn
+        return ("area", drawn)
+    result = current_result(path)
+    if result is not None and result.spec != spec:
+        return ("area", result.bbox) if result.bbox is not None else ("scene", None)
+    return None
+
+
+def classify(path: Path, request: Request, spec: BandSpec) -> AreaResult:
+    """Classify the requested area with the active LiteRT model, store and return the result.
+
+    Raises:
+        EuroSATError: bad area or file, or the model cannot be loaded.
+    """
+    bar = st.progress(0.0, text="Classifying tiles…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(1, total), text=f"Classifying tiles… {done:,}/{total:,}")
+
+    clf = get_classifier()
+    try:
+        kind, bbox = request
+        if kind == "scene":
+            result = classify_scene(path, clf, spec, max_tiles=MAX_TILES_PER_AREA, progress=progress)
+        else:
+            result = classify_area(path, bbox, clf, spec, progress=progress)  # type: ignore[arg-type]
+    finally:
+        bar.empty()
+    st.session_state[MAP_RESULT] = result
+    return result
+
+
+def current_result(path: Path) -> AreaResult | None:
+    """The stored result if it belongs to this scene."""
+    result = st.session_state.get(MAP_RESULT)
+    if isinstance(result, AreaResult) and result.scene_path == str(path):
+        return result
+    return None
+
+
+def show_map(
+    path: Path, info: SceneInfo, spec: BandSpec, basemap: bool, result: AreaResult | None,
+    opacity: float = maps.CLASS_OPACITY,
+) -> None:
+    """The scene map with the draw tool and, when there is a result, its class map (``opacity`` 0-1)."""
+    url, bounds = scene_overlay(path, spec)
+    m = maps.scene_map(url, bounds, info.attribution, basemap=basemap)
+    layer = maps.result_layer(result, opacity) if result is not None else None
+    st_folium(m, key=MAP_DRAWING, height=560, use_container_width=True,
+              returned_objects=["last_active_drawing"], feature_group_to_add=layer)
+    st.caption(f"{info.attribution}. Scene: {info.name}, {info.width}×{info.height} px, {info.crs_name}, "
+               f"{info.pixel_size_m:.1f} m pixels.")
+
+
+def render_result(result: AreaResult) -> None:
+    """Dominant class, distribution chart, table and downloads of a result."""
+    summary = result.summary()
+    top = summary.iloc[0]
+    where = "whole scene" if result.bbox is None else "drawn area"
+    st.metric(f"Dominant class ({where})", result.dominant_class,
+              f"{top['share']:.0%} of {result.n_tiles:,} tiles", delta_color="off", delta_arrow="off")
+    st.caption(f"{result.n_tiles:,} tiles of 64×64 px · {result.total_area_km2:.2f} km² · "
+               f"{result.scene_name} · bands {result.spec.bands}")
+    st.plotly_chart(charts.class_distribution_figure(summary))
+    st.dataframe(
+        summary.drop(columns="color").rename(columns={"area_km2": "area (km²)"}),
+        hide_index=True,
+        column_config={
+            "share": st.column_config.NumberColumn(format="percent"),
+            "area (km²)": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+    stem = Path(result.scene_name).stem + ("_area" if result.bbox is not None else "_scene")
+    st.caption("Downloads: class map (GeoTIFF, one cell per tile, colour table), tile polygons with class "
+               "and probabilities (GeoJSON), table (CSV).")
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("GeoTIFF", exports.geotiff_bytes(result), f"{stem}_classes.tif",
+                       "image/tiff", key=f"{MAP_WIDGET}dl_tif", on_click="ignore")
+    c2.download_button("GeoJSON", exports.geojson_bytes(result), f"{stem}_tiles.geojson",
+                       "application/geo+json", key=f"{MAP_WIDGET}dl_geojson", on_click="ignore")
+    c3.download_button("CSV", exports.csv_bytes(result), f"{stem}_tiles.csv", "text/csv",
+                       key=f"{MAP_WIDGET}dl_csv", on_click="ignore")

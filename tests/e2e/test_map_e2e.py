@@ -1,0 +1,110 @@
+"""Real browser: open the Map page, draw a rectangle with the mouse, read the classification.
+
+Everything runs offline: Leaflet and Leaflet.draw come from eurosat/assets (data: URLs), the scene
+is an image overlay and no base map is requested. Screenshots: test-artifacts/map_scene.png,
+map_result.png, map_tooltip.png.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+
+def _open_map_page(page, app_url):
+    # Load the app root first: a fresh server's first request to /map is served by Streamlit's
+    # legacy pages/ discovery and skips the router. Then navigate as a person would.
+    page.goto(app_url)
+    page.get_by_text("Model in use").first.wait_for()
+    page.get_by_role("link", name=re.compile("Map")).click()
+    page.get_by_text("Map — land cover of an area").wait_for()
+    frame = page.frame_locator(MAP_IFRAME)
+    frame.locator("img.leaflet-image-layer").wait_for()
+    return frame
+
+
+def test_draw_a_rectangle_and_get_the_class_map(app_url, page, scene_path):  # noqa: ARG001
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    frame = _open_map_page(page, app_url)
+    assert frame.get_by_text("Contains modified Copernicus Sentinel data 2017").is_visible()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "map_scene.png"), full_page=True)
+
+    # draw with the mouse: the rectangle tool, then press-drag-release over the middle of the scene
+    frame.locator("a.leaflet-draw-draw-rectangle").click()
+    scene = frame.locator("img.leaflet-image-layer").bounding_box()
+    x0, y0 = scene["x"] + 0.35 * scene["width"], scene["y"] + 0.30 * scene["height"]
+    x1, y1 = scene["x"] + 0.60 * scene["width"], scene["y"] + 0.70 * scene["height"]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(x0 + (x1 - x0) * k / 10, y0 + (y1 - y0) * k / 10)
+    page.mouse.up()
+
+    page.get_by_text("Dominant class (drawn area)").wait_for()
+    caption = page.get_by_text(re.compile(r"[\d,]+ tiles of 64×64 px")).inner_text()
+    n_tiles = int(re.search(r"([\d,]+) tiles of 64×64 px", caption).group(1).replace(",", ""))
+    assert n_tiles >= 10  # about 6 × 5 tiles at this zoom and page width
+    metric = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+    assert metric.strip() in {"AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial",
+                              "Pasture", "PermanentCrop", "Residential", "River", "SeaLake"}
+
+    # the class map: one filled polygon per tile, and the legend
+    tiles = frame.locator('path.leaflet-interactive[fill-opacity="0.55"]')
+    tiles.nth(n_tiles - 1).wait_for()
+    assert tiles.count() == n_tiles
+    assert frame.locator(".eurosat-legend").get_by_text("Land cover").is_visible()
+    assert frame.locator(".eurosat-legend").get_by_text(metric.strip()).is_visible()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "map_result.png"), full_page=True)
+
+    # hover a tile: tooltip with its class and confidence
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
+    tooltip = frame.locator(".leaflet-tooltip")
+    tooltip.wait_for()
+    text = tooltip.inner_text()
+    assert "Class" in text and re.search(r"Confidence\s+\d+%", text), text
+    page.screenshot(path=str(ARTIFACTS / "map_tooltip.png"))
+
+    # the GeoJSON download holds the same tiles
+    with page.expect_download() as download:
+        page.get_by_role("button", name="GeoJSON").click()
+    doc = json.loads(open(download.value.path(), encoding="utf-8").read())
+    assert len(doc["features"]) == n_tiles
+    assert not errors, errors
+
+
+def test_open_a_16bit_four_band_geotiff(app_url, page, scene_path, tmp_path):
+    """Upload: a 4-band 16-bit L2A-like file (B2, B3, B4, B8 with the +1000 DN offset declared)
+    made from the shipped scene. The page must pick B4/B3/B2, tick the offset, and classify it."""
+    import numpy as np
+    import rasterio
+
+    from tests.rasters import write_tif
+
+    with rasterio.open(scene_path) as src:
+        rgb = src.read()
+    dn = (rgb.astype(np.float32) * 2750 / 255 + 1000).round().astype(np.uint16)
+    path = write_tif(tmp_path / "s2_l2a_4band.tif", np.stack([dn[2], dn[1], dn[0], dn[0] // 2]),
+                     descriptions=("B2", "B3", "B4", "B8"), band_tags={1: {"BOA_ADD_OFFSET": "-1000"}})
+    _open_map_page(page, app_url)
+    page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(path))
+    page.get_by_text("Bands and radiometry").wait_for()
+    picked = [page.get_by_role("combobox", name=c).input_value() for c in ("Red", "Green", "Blue")]
+    assert picked == ["3: B4", "2: B3", "1: B2"]
+    assert page.get_by_role("checkbox", name=re.compile("Remove the \\+1000 DN offset")).is_checked()
+    page.frame_locator(MAP_IFRAME).locator("img.leaflet-image-layer").wait_for()
+    page.get_by_role("button", name=re.compile("Classify the whole scene")).click()
+    page.get_by_text("Dominant class (whole scene)").wait_for()
+    page.get_by_text(re.compile(r"288 tiles of 64×64 px .* s2_l2a_4band\.tif · bands \(3, 2, 1\)")).wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "map_upload_16bit.png"), full_page=True)
