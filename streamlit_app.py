@@ -2,13 +2,9 @@
 
 import streamlit as st
 
-from eurosat.ui.state import init_state
-from eurosat.ui.widgets import model_sidebar
+from eurosat.ui.frame import draw_frame
 
-st.set_page_config(page_title="EuroSAT land cover", page_icon=":material/satellite_alt:", layout="wide")
-init_state()
-model_sidebar()
-
+draw_frame()
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/map.py", title="Map", icon=":material/map:"),

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from eurosat.ui.frame import ensure_frame
 from eurosat.ui.loaders import current_model
 
+ensure_frame()
 st.title("EuroSAT land-cover dashboard")
 st.markdown(
     """

@@ -9,8 +9,10 @@ import streamlit as st
 from eurosat.errors import EuroSATError
 from eurosat.tiling import MAX_TILES_PER_AREA
 from eurosat.ui import map_helpers as mh
+from eurosat.ui.frame import ensure_frame
 from eurosat.ui.state import MAP_WIDGET
 
+ensure_frame()
 st.title("Map — land cover of an area")
 st.caption(
     "Draw a rectangle with the ▭ tool (top left of the map): every whole 64×64-pixel tile inside it "

@@ -7,7 +7,9 @@ from eurosat import training_charts as charts
 from eurosat.errors import EuroSATError
 from eurosat.registry import active_model, promote_run, revert_to_shipped
 from eurosat.ui import state
+from eurosat.ui.frame import ensure_frame
 
+ensure_frame()
 PCT = st.column_config.NumberColumn(format="percent")
 d = runs.TrainSettings()
 

@@ -53,3 +53,20 @@ def get_keras_model():
     """The active model's Keras model (imports TensorFlow on first use)."""
     path = current_model().keras
     return _keras_model(str(path), _mtime(path))
+
+
+@st.cache_resource(show_spinner="Preparing the explainer…", max_entries=2)
+def _explainer(path: str, mtime: float):
+    from eurosat.explain import CamExplainer
+
+    return CamExplainer(_keras_model(path, mtime))
+
+
+def get_explainer():
+    """The active model's cached ``eurosat.explain.CamExplainer`` (Grad-CAM & co., imports TensorFlow).
+
+    Raises:
+        ModelLoadError: the Keras file is missing or broken.
+    """
+    path = current_model().keras
+    return _explainer(str(path), _mtime(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -28,13 +29,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> str:
-    """Start ``streamlit run streamlit_app.py`` on 127.0.0.1 and wait until it is healthy."""
+@contextlib.contextmanager
+def streamlit_server(tmp: Path):
+    """Run ``streamlit run streamlit_app.py`` on a free 127.0.0.1 port; yield its URL once healthy."""
     port = _free_port()
-    runs = tmp_path_factory.mktemp("e2e_runs")
-    env = {**os.environ, "EUROSAT_RUNS_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    log = open(tmp_path_factory.mktemp("e2e_log") / "streamlit.log", "w")
+    env = {**os.environ, "EUROSAT_RUNS_DIR": str(tmp / "runs"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = open(tmp / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
@@ -42,23 +42,38 @@ def app_url(tmp_path_factory) -> str:
         cwd=config.REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail(f"streamlit did not start; see {log.name}")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"streamlit did not start; see {log.name}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> str:
+    """One Streamlit server shared by the browser tests."""
+    with streamlit_server(tmp_path_factory.mktemp("e2e_app")) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_url(tmp_path) -> str:
+    """A Streamlit server of its own that no browser has opened yet (for deep links)."""
+    with streamlit_server(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

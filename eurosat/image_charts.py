@@ -1,0 +1,119 @@
+"""Plotly figures for classified images: top-k bar, per-tile class grid, class distribution.
+
+Builders only: they return ``plotly.graph_objects.Figure`` and never call Streamlit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from eurosat.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES
+
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+
+
+def topk_bar(probs: np.ndarray, k: int = 3, title: str = "Top classes") -> go.Figure:
+    """Horizontal bar of the ``k`` most probable classes, most probable on top.
+
+    Args:
+        probs: float (10,) probabilities in ``CLASS_NAMES`` order.
+        k: number of classes shown.
+    """
+    probs = np.asarray(probs, dtype=float)
+    order = np.argsort(-probs, kind="stable")[:k][::-1]
+    names = [CLASS_NAMES[i] for i in order]
+    values = [float(probs[i]) for i in order]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker_color=[CLASS_COLORS[n] for n in names],
+            text=[f"{v:.1%}" for v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
+        height=80 + 45 * k,
+        margin=_MARGIN,
+    )
+    return fig
+
+
+def _discrete_colorscale() -> list[list]:
+    """A colour scale with one flat band per class index 0..9 (for z in [-0.5, 9.5])."""
+    scale: list[list] = []
+    for i, name in enumerate(CLASS_NAMES):
+        scale.append([i / NUM_CLASSES, CLASS_COLORS[name]])
+        scale.append([(i + 1) / NUM_CLASSES, CLASS_COLORS[name]])
+    return scale
+
+
+def tile_class_grid(probs: np.ndarray, grid: tuple[int, int], title: str = "Class per tile") -> go.Figure:
+    """The winning class of every tile, laid out like the image (top row first).
+
+    Args:
+        probs: float (N, 10) per-tile probabilities, tiles row-major.
+        grid: (rows, cols) with rows·cols == N.
+    """
+    probs = np.asarray(probs, dtype=float)
+    rows, cols = grid
+    labels = probs.argmax(axis=1).reshape(rows, cols)
+    conf = probs.max(axis=1).reshape(rows, cols)
+    names = np.array(CLASS_NAMES, dtype=object)[labels]
+    fig = go.Figure(
+        go.Heatmap(
+            z=labels,
+            customdata=np.dstack([names, conf]),
+            zmin=-0.5,
+            zmax=NUM_CLASSES - 0.5,
+            colorscale=_discrete_colorscale(),
+            xgap=1,
+            ygap=1,
+            colorbar={
+                "tickvals": list(range(NUM_CLASSES)),
+                "ticktext": list(CLASS_NAMES),
+                "title": "class",
+                "len": 1.0,
+            },
+            hovertemplate="row %{y}, col %{x}<br>%{customdata[0]} (%{customdata[1]:.0%})<extra></extra>",
+            x=np.arange(1, cols + 1),
+            y=np.arange(1, rows + 1),
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", title="row", dtick=1)
+    fig.update_xaxes(constrain="domain", title="col", dtick=1)
+    fig.update_layout(title=title, margin=_MARGIN, height=420, plot_bgcolor="white")
+    return fig
+
+
+def class_distribution(labels: np.ndarray, title: str = "Tiles per class") -> go.Figure:
+    """Bar of how many tiles fall in each class (all 10 classes, in ``CLASS_NAMES`` order).
+
+    Args:
+        labels: int (N,) class index per tile.
+    """
+    counts = np.bincount(np.asarray(labels, dtype=int).ravel(), minlength=NUM_CLASSES)
+    total = max(int(counts.sum()), 1)
+    fig = go.Figure(
+        go.Bar(
+            x=list(CLASS_NAMES),
+            y=counts,
+            marker_color=[CLASS_COLORS[n] for n in CLASS_NAMES],
+            text=[f"{c / total:.0%}" if c else "" for c in counts],
+            textposition="outside",
+            hovertemplate="%{x}: %{y} tiles<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        yaxis={"title": "tiles", "rangemode": "tozero"},
+        xaxis={"tickangle": -35},
+        margin=_MARGIN,
+        height=420,
+    )
+    return fig
