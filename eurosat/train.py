@@ -173,7 +173,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     import keras
     import tensorflow as tf
 
-    from eurosat.export import export_tflite, strip_optimizer
+    from eurosat.export import export_tflite, save_keras_compact
     from eurosat.model import build_model, count_flops
 
     run_dir = Path(cfg.out)
@@ -231,9 +231,9 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
         return status
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
-    best = keras.models.load_model(run_dir / "best.keras")
-    keras_file = run_dir / config.KERAS_FILE
-    strip_optimizer(best).save(keras_file)
+    keras_file = save_keras_compact(keras.models.load_model(run_dir / "best.keras"),
+                                    run_dir / config.KERAS_FILE)
+    best = keras.models.load_model(keras_file)  # the weights that ship (float16-stored)
     results: dict = {
         "classes": list(CLASS_NAMES),
         "parameters": int(best.count_params()),

@@ -47,3 +47,30 @@ def test_normalisation_is_the_first_layer(model):
     np.testing.assert_allclose(out, 0.0, atol=1e-4)
     one_std = mean_img + np.array(EUROSAT_STD, np.float32) * 255
     np.testing.assert_allclose(np.asarray(norm(one_std)), 1.0, atol=1e-3)
+
+
+def test_compact_keras_file_is_small_standard_and_close(model, tmp_path):
+    """float16-stored weights: a plain keras.models.load_model gives a float32 model that predicts
+    (nearly) the same probabilities, from a file under the 2 MB bar."""
+    import keras
+
+    from eurosat.export import save_keras_compact
+
+    # give BatchNorm statistics non-trivial values so they are part of the check
+    rng = np.random.default_rng(1)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(rng.normal(0, 0.5, layer.moving_mean.shape))
+            layer.moving_variance.assign(rng.uniform(0.2, 2.0, layer.moving_variance.shape))
+    plain, compact = tmp_path / "plain.keras", tmp_path / "compact.keras"
+    model.save(plain)
+    save_keras_compact(model, compact)
+    assert compact.stat().st_size <= 2_000_000 < plain.stat().st_size
+    loaded = keras.models.load_model(compact)
+    assert all(w.dtype == "float32" for w in loaded.weights)
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a.astype(np.float16).astype(np.float32))
+    x = rng.uniform(0, 255, (8, 64, 64, 3)).astype(np.float32)
+    p, q = np.asarray(model(x, training=False)), np.asarray(loaded(x, training=False))
+    assert np.abs(p - q).max() < 0.02
+    assert not (tmp_path / "compact.keras.tmp").exists()

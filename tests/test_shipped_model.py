@@ -29,6 +29,15 @@ def test_tflite_contract_and_size(attr):
     np.testing.assert_allclose(p.sum(1), 1.0, atol=0.02)
 
 
+def test_keras_file_is_small_and_keeps_the_contract():
+    from eurosat.explain import load_keras_model
+
+    path = shipped_model().keras
+    assert path.stat().st_size <= 2_000_000
+    model = load_keras_model(path)  # raises ModelLoadError unless (N, 64, 64, 3) -> (N, 10)
+    assert all(w.dtype == "float32" for w in model.weights)
+
+
 def test_metrics_file_describes_the_shipped_files():
     metrics = json.loads((config.models_dir() / config.METRICS_FILE).read_text())
     assert metrics["classes"] == list(CLASS_NAMES)
