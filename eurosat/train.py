@@ -171,9 +171,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     ``stop`` is the flag set by SIGTERM/SIGINT (installed by :func:`main` before TensorFlow loads).
     """
     import keras
-    import tensorflow as tf
 
-    from eurosat.export import export_tflite, save_keras_compact
     from eurosat.model import build_model, count_flops
 
     run_dir = Path(cfg.out)
@@ -216,7 +214,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
           flush=True)
 
     t0 = time.time()
-    history = model.fit(
+    model.fit(
         train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start_epoch,
         callbacks=_make_callbacks(run_dir, cfg, steps, start_epoch, stop, started), verbose=2,
     )
@@ -230,17 +228,44 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
         print("stopped on request; checkpoint and metrics kept", flush=True)
         return status
 
+    return finish_run(run_dir, cfg, status, x_train, x_test, y_test)
+
+
+def _epoch_log(run_dir: Path) -> list[dict]:
+    path = run_dir / METRICS_LOG
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarray, x_test: np.ndarray,
+               y_test: np.ndarray) -> dict:
+    """Test and export the run's ``best.keras``; write ``results.json`` and the final status.
+
+    The shipped ``.keras`` is saved with float16-stored weights (:func:`save_keras_compact`) and
+    reloaded: every test figure and every TFLite export is made from the weights that ship.
+    Epoch count, best validation accuracy and training time come from ``metrics.jsonl``, so a
+    resumed run reports its whole training.
+    """
+    import keras
+    import tensorflow as tf
+
+    from eurosat.export import export_tflite, save_keras_compact
+    from eurosat.model import count_flops
+
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
     keras_file = save_keras_compact(keras.models.load_model(run_dir / "best.keras"),
                                     run_dir / config.KERAS_FILE)
     best = keras.models.load_model(keras_file)  # the weights that ship (float16-stored)
+    epochs = _epoch_log(run_dir)
+    train_time = round(sum(e.get("epoch_time_s", 0.0) for e in epochs), 1)
     results: dict = {
         "classes": list(CLASS_NAMES),
         "parameters": int(best.count_params()),
         "flops_per_tile": count_flops(best),
-        "epochs_run": done,
-        "best_val_accuracy": round(float(max(history.history.get("val_accuracy", [0]) or [0])), 5),
-        "train_time_s": round(train_time, 1),
+        "epochs_run": len(epochs),
+        "best_val_accuracy": max((e.get("val_accuracy", 0.0) for e in epochs), default=0.0),
+        "train_time_s": train_time,
         "hardware": hardware_summary(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -256,15 +281,31 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
             results["files"][kind] = info
             results["test"][f"tflite_{kind}"] = evaluate_tflite(Path(info["path"]), x_test, y_test)
     write_json_atomic(run_dir / RESULTS_FILE, results)
-    status.update(state="finished", updated=time.time(),
-                  test_accuracy=results["test"]["keras"]["accuracy"])
+    status = {**status, "state": "finished", "updated": time.time(),
+              "test_accuracy": results["test"]["keras"]["accuracy"]}
     write_json_atomic(run_dir / STATUS_FILE, status)
     print(json.dumps({k: v["accuracy"] for k, v in results["test"].items()}), flush=True)
     return status
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
-    """Command-line flags → (TrainConfig, resume)."""
+def finalize(run_dir: Path) -> dict:
+    """Redo the test and export of a run that finished training (``--finalize``), e.g. after a
+    change to the export, without training again."""
+    cfg = TrainConfig(**json.loads((run_dir / CONFIG_FILE).read_text()))
+    if not (run_dir / "best.keras").exists():
+        raise EuroSATError(f"{run_dir} has no best.keras checkpoint to finalize")
+    split = read_split(Path(cfg.split))
+    source = ImageSource(cfg.data)
+    x_train, _ = source.load(take_fraction(split["train"], cfg.subset))
+    x_test, y_test = source.load(take_fraction(split["test"], cfg.subset))
+    old = json.loads((run_dir / STATUS_FILE).read_text()) if (run_dir / STATUS_FILE).exists() else {}
+    status = {k: old[k] for k in ("started", "epoch", "epochs", "train_time_s") if k in old}
+    status.update(pid=os.getpid(), updated=time.time())
+    return finish_run(run_dir, cfg, status, x_train, x_test, y_test)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
+    """Command-line flags → (TrainConfig, resume, finalize)."""
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m eurosat.train", description="Train the light ResNet.")
     p.add_argument("--data", default=d.data, help="EuroSAT_RGB.zip or extracted folder")
@@ -281,6 +322,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-export", action="store_true", help="skip the TFLite export")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--finalize", action="store_true",
+                   help="only test and export the run's best.keras again (no training)")
     a = p.parse_args(argv)
     cfg = TrainConfig(data=a.data, out=a.out, split=a.split, epochs=a.epochs, batch_size=a.batch_size,
                       learning_rate=a.lr, weight_decay=a.weight_decay,
@@ -290,12 +333,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
         p.error("--subset must be in (0, 1]")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         p.error("--epochs and --batch-size must be positive")
-    return cfg, a.resume
+    return cfg, a.resume, a.finalize
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; a data or model problem prints one clear message and exits 2."""
-    cfg, resume = parse_args(argv)
+    cfg, resume, only_finalize = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep the run log readable
     import warnings
 
@@ -305,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     stop.install()  # before TensorFlow loads: a stop during start-up is still clean
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     try:
-        status = train(cfg, resume=resume, stop=stop)
+        if only_finalize:
+            status = finalize(Path(cfg.out))
+        else:
+            status = train(cfg, resume=resume, stop=stop)
     except EuroSATError as exc:
         _write_failed(Path(cfg.out), str(exc))
         print(f"error: {exc}", file=sys.stderr)

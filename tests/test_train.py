@@ -75,3 +75,29 @@ def test_missing_data_is_one_clear_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "EuroSAT data not found" in err and "Traceback" not in err
     assert json.loads((out / "status.json").read_text())["state"] == "failed"
+
+
+def test_results_describe_the_whole_resumed_run_and_a_small_keras_file(tiny_run):
+    out, _ = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    epochs = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
+    assert results["epochs_run"] == 2
+    assert results["best_val_accuracy"] == max(e["val_accuracy"] for e in epochs)
+    assert results["train_time_s"] == pytest.approx(sum(e["epoch_time_s"] for e in epochs), abs=0.2)
+    assert results["files"]["keras"]["size_bytes"] < 2_000_000
+
+
+def test_finalize_redoes_test_and_export_without_training(tiny_run, tmp_path):
+    import shutil
+
+    out, _ = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    for f in [copy / "results.json", *copy.glob("*.tflite"), copy / "eurosat_resnet_light.keras"]:
+        f.unlink()
+    metrics_before = (copy / "metrics.jsonl").read_text()
+    assert main(["--out", str(copy), "--finalize"]) == 0
+    results = json.loads((copy / "results.json").read_text())
+    assert set(results["test"]) == {"keras", "tflite_float32", "tflite_dynamic", "tflite_int8"}
+    assert (copy / "metrics.jsonl").read_text() == metrics_before  # no epoch was trained
+    assert json.loads((copy / "status.json").read_text())["state"] == "finished"
