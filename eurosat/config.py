@@ -6,6 +6,7 @@ users with the data elsewhere need no code change:
 ``EUROSAT_DATA_DIR``   folder holding ``EuroSAT_RGB.zip`` and ``sentinel2_scene.tif``
 ``EUROSAT_MODELS_DIR`` folder of the shipped model files
 ``EUROSAT_RUNS_DIR``   folder where training runs are written
+``EUROSAT_STAC_CACHE`` folder where imagery fetched from STAC catalogues is cached
 """
 
 from __future__ import annotations
@@ -82,3 +83,12 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """Plain dict for JSON."""
         return asdict(self)
+
+
+def stac_cache_dir() -> Path:
+    """Folder where imagery fetched from STAC catalogues is cached (``EUROSAT_STAC_CACHE``).
+
+    Default ``$XDG_CACHE_HOME/eurosat/stac`` (``~/.cache/eurosat/stac``).
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return _env_path("EUROSAT_STAC_CACHE", base / "eurosat" / "stac")

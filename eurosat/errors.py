@@ -25,3 +25,27 @@ class GeoError(EuroSATError):
 
 class TrainingError(EuroSATError):
     """A training run cannot be launched, stopped or read."""
+
+
+class ImagerySourceError(EuroSATError):
+    """Imagery cannot be had from a source (a STAC catalogue, its items, their band files)."""
+
+
+class CatalogueError(ImagerySourceError):
+    """The STAC catalogue cannot be reached or answers with something unusable."""
+
+
+class CatalogueTimeoutError(CatalogueError):
+    """The STAC catalogue did not answer within the timeout."""
+
+
+class NoImageryError(ImagerySourceError):
+    """No item of the catalogue covers the rectangle in the date range."""
+
+
+class TooCloudyError(NoImageryError):
+    """Items exist, but every one is cloudier than the limit."""
+
+
+class MissingBandError(ImagerySourceError):
+    """An item lacks the red, green or blue band, or a band file cannot be read."""

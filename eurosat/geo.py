@@ -283,9 +283,22 @@ def to_eurosat_scale(pixels: np.ndarray, offset: bool = False) -> np.ndarray:
         return pixels
     if pixels.dtype != np.uint16:
         raise GeoError(f"Unsupported pixel type {pixels.dtype}: expected uint8 or uint16.")
-    x = pixels.astype(np.float32)
-    if offset:
-        x -= BASELINE_04_OFFSET
+    return dn_to_eurosat(pixels, BASELINE_04_OFFSET if offset else 0.0)
+
+
+def dn_to_eurosat(dn: np.ndarray, offset_dn: float = 0.0) -> np.ndarray:
+    """Sentinel-2 digital numbers to the EuroSAT 0-255 scale (any layout).
+
+    Args:
+        dn: integer DN (uint16 as stored in L1C/L2A products).
+        offset_dn: DN to subtract first (1000 for processing baseline >= 04.00, else 0).
+
+    Returns:
+        uint8 array of the same shape: ``clip(round((DN - offset_dn) * 255 / 2750), 0, 255)``.
+    """
+    x = dn.astype(np.float32)
+    if offset_dn:
+        x -= np.float32(offset_dn)
     x *= 255.0 / EUROSAT_DN_MAX
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 

@@ -151,18 +151,27 @@ def _one_hot_dataset(ds):
     return ds.map(lambda x, y: (x, tf.one_hot(y, NUM_CLASSES)))
 
 
+def keras_predictions(model, x: np.ndarray) -> np.ndarray:
+    """Top-1 classes of a Keras model on uint8 images ``x``."""
+    return model.predict(x.astype(np.float32), batch_size=256, verbose=0).argmax(1)
+
+
 def evaluate_keras(model, x: np.ndarray, y: np.ndarray) -> dict:
     """Test metrics of a Keras model on uint8 images ``x`` and labels ``y``."""
-    probs = model.predict(x.astype(np.float32), batch_size=256, verbose=0)
-    return classification_report(y, probs.argmax(1))
+    return classification_report(y, keras_predictions(model, x))
 
 
-def evaluate_tflite(path: Path, x: np.ndarray, y: np.ndarray, num_threads: int = 2) -> dict:
-    """Test metrics of a TFLite model (through LiteRT)."""
+def evaluate_tflite(path: Path, x: np.ndarray, y: np.ndarray, num_threads: int = 2,
+                    reference: np.ndarray | None = None) -> dict:
+    """Test metrics of a TFLite model (through LiteRT); with ``reference`` (the Keras model's
+    top-1 classes on ``x``) also the share of images where both give the same class."""
     from eurosat.inference import TFLiteClassifier
 
     pred, _ = TFLiteClassifier(path, num_threads=num_threads, batch_size=128).classify(x)
-    return classification_report(y, pred)
+    report = classification_report(y, pred)
+    if reference is not None:
+        report["agreement_with_keras"] = round(float(np.mean(pred == reference)), 5)
+    return report
 
 
 def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None) -> dict:
@@ -269,7 +278,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "hardware": hardware_summary(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "test": {"keras": evaluate_keras(best, x_test, y_test)},
+        "test": {"keras": classification_report(y_test, reference := keras_predictions(best, x_test))},
         "files": {"keras": {"path": str(keras_file), "size_bytes": keras_file.stat().st_size}},
     }
     if cfg.export:
@@ -279,7 +288,8 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         exported = export_tflite(best, run_dir, rep.astype(np.float32), x_test[:512])
         for kind, info in exported.items():
             results["files"][kind] = info
-            results["test"][f"tflite_{kind}"] = evaluate_tflite(Path(info["path"]), x_test, y_test)
+            results["test"][f"tflite_{kind}"] = evaluate_tflite(Path(info["path"]), x_test, y_test,
+                                                                reference=reference)
     write_json_atomic(run_dir / RESULTS_FILE, results)
     status = {**status, "state": "finished", "updated": time.time(),
               "test_accuracy": results["test"]["keras"]["accuracy"]}

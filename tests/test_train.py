@@ -50,6 +50,9 @@ def test_results_have_test_metrics_for_keras_and_every_tflite(tiny_run):
         assert 0.0 <= report["accuracy"] <= 1.0
         assert len(report["confusion_matrix"]) == 10
         assert set(report["per_class"]["Forest"]) == {"precision", "recall", "f1", "support"}
+    for kind in ("float32", "dynamic", "int8"):
+        assert 0.0 <= results["test"][f"tflite_{kind}"]["agreement_with_keras"] <= 1.0
+    assert results["test"]["tflite_float32"]["agreement_with_keras"] >= 0.9  # float32: same model
     assert 600_000 < results["parameters"] < 800_000
 
 
