@@ -74,3 +74,18 @@ def test_compact_keras_file_is_small_standard_and_close(model, tmp_path):
     p, q = np.asarray(model(x, training=False)), np.asarray(loaded(x, training=False))
     assert np.abs(p - q).max() < 0.02
     assert not (tmp_path / "compact.keras.tmp").exists()
+
+
+def test_model_card_tables_go_between_the_readme_markers(tmp_path):
+    import json
+
+    from eurosat import config
+    from eurosat.modelcard import BEGIN, END, main, render
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{BEGIN}\nold tables\n{END}\n\nafter\n")
+    assert main([str(config.models_dir()), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    tables = render(json.loads((config.models_dir() / config.METRICS_FILE).read_text()))
+    assert f"{BEGIN}\n{tables}\n{END}" in text and "old tables" not in text
+    assert text.startswith("# title") and text.endswith("after\n")
