@@ -1,10 +1,16 @@
-"""Command line: classify every 64×64 tile of a GeoTIFF scene and write GIS files.
+"""Command line: classify every 64×64 tile of a GeoTIFF scene, or of Sentinel-2 fetched from a STAC
+catalogue for a rectangle, and write GIS files.
 
     python -m eurosat.classify SCENE.tif --out classes.tif [--geojson tiles.geojson] [--csv tiles.csv]
+    python -m eurosat.classify SCENE.tif --bbox W S E N --out classes.tif
+    python -m eurosat.classify --stac https://earth-search.aws.element84.com/v1 --bbox W S E N \
+        --date 2023-05-01/2023-09-30 [--collection sentinel-2-l1c] [--max-cloud 20] --out classes.tif
 
-Same code path as the Map page (:func:`eurosat.tiling.classify_scene`), but the scene is read
-a strip of tile rows at a time and the tiles are not kept, so memory stays bounded however
-large the scene is. Uses the app's active model (LiteRT, no TensorFlow import).
+Same code path as the Map page (:func:`eurosat.tiling.classify_scene` / ``classify_area``; a STAC
+source, :class:`eurosat.stac.StacSource`, writes the fetched window as a GeoTIFF that then takes
+that same path). A whole scene is read a strip of tile rows at a time and the tiles are not kept,
+so memory stays bounded however large the scene is. Uses the app's active model (LiteRT, no
+TensorFlow import).
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pathlib import Path
 
 from eurosat import exports
 from eurosat.errors import EuroSATError
-from eurosat.geo import BandSpec, inspect_scene
+from eurosat.geo import BandSpec, BBox, inspect_scene
+from eurosat.stac import DEFAULT_MAX_CLOUD, DEFAULT_TIMEOUT_S
 
 #: GDAL raster block cache while classifying (MB): keeps memory bounded on large scenes.
 GDAL_CACHE_MB: int = 64
@@ -28,8 +35,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m eurosat.classify",
         description="Classify every whole 64×64 tile of a GeoTIFF into EuroSAT land-cover classes.",
     )
-    p.add_argument("scene", type=Path, help="GeoTIFF: 8-bit RGB or 16-bit Sentinel-2 DN")
+    p.add_argument("scene", type=Path, nargs="?",
+                   help="GeoTIFF: 8-bit RGB or 16-bit Sentinel-2 DN (or use --stac)")
     p.add_argument("--out", type=Path, required=True, help="class-map GeoTIFF to write (one cell per tile)")
+    p.add_argument("--bbox", type=float, nargs=4, metavar=("W", "S", "E", "N"),
+                   help="classify only the whole tiles inside this lon/lat rectangle (degrees)")
+    stac = p.add_argument_group("STAC source (Sentinel-2 for the rectangle, fetched over HTTP)")
+    stac.add_argument("--stac", metavar="URL",
+                      help="STAC API root, e.g. https://earth-search.aws.element84.com/v1 or "
+                      "https://planetarycomputer.microsoft.com/api/stac/v1 (needs --bbox)")
+    stac.add_argument("--collection", action="append", metavar="ID",
+                      help="collection to search; repeat to give fallbacks in order "
+                      "(default: the catalogue's, L1C first where it has one)")
+    stac.add_argument("--date", metavar="START/END", help="date range, e.g. 2023-05-01/2023-09-30 "
+                      "(default: the last 365 days)")
+    stac.add_argument("--max-cloud", type=float, default=DEFAULT_MAX_CLOUD, metavar="PCT",
+                      help=f"leave out items cloudier than this (default {DEFAULT_MAX_CLOUD:g})")
+    stac.add_argument("--cache-dir", type=Path,
+                      help="where fetched windows are cached (default ~/.cache/eurosat/stac)")
+    stac.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                      help=f"seconds to wait for the catalogue and each file (default {DEFAULT_TIMEOUT_S:g})")
     p.add_argument("--geojson", type=Path, help="also write tile polygons with class and probabilities")
     p.add_argument("--csv", type=Path, help="also write one CSV row per tile")
     p.add_argument("--bands", type=int, nargs=3, metavar=("R", "G", "B"),
@@ -47,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 on a user error)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.scene is None) == (args.stac is None):
+        parser.error("give a SCENE file or --stac URL (one of them)")
+    if args.stac and args.bbox is None:
+        parser.error("--stac needs --bbox W S E N")
     try:
         return _run(args)
     except EuroSATError as exc:
@@ -64,9 +94,24 @@ def _run(args: argparse.Namespace) -> int:
 
     from eurosat.inference import TFLiteClassifier
     from eurosat.registry import active_model
+    from eurosat.sources import LocalGeoTIFF, classify_imagery
     from eurosat.tiling import classify_scene
 
-    info = inspect_scene(args.scene)
+    bbox: BBox | None = (args.bbox[0], args.bbox[1], args.bbox[2], args.bbox[3]) if args.bbox else None
+    meta = None
+    if args.stac:
+        from eurosat.stac import StacSource
+
+        print(f"searching {args.stac} for {bbox} ...", file=sys.stderr)
+        imagery = StacSource(args.stac, args.collection, args.date, args.max_cloud, args.cache_dir,
+                             args.timeout).fetch(args.bbox)
+        scene, meta = imagery.path, imagery.meta
+        print(meta.caption(), file=sys.stderr)
+        for warning in meta.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    else:
+        scene = args.scene
+    info = inspect_scene(scene)
     default = info.default_spec()
     spec = BandSpec(
         tuple(args.bands) if args.bands else default.bands,  # type: ignore[arg-type]
@@ -76,18 +121,24 @@ def _run(args: argparse.Namespace) -> int:
     clf = TFLiteClassifier(model, num_threads=args.threads)
     n_rows, n_cols = info.height // 64, info.width // 64
     print(f"{info.name}: {info.width}×{info.height} px, {info.count} bands {info.dtype}, {info.crs_name}, "
-          f"{n_rows * n_cols:,} tiles; bands {spec.bands}, offset {'-1000 DN' if spec.offset else 'none'}; "
-          f"model {Path(model).name}", file=sys.stderr)
+          f"{n_rows * n_cols:,} tiles{' (classifying those inside --bbox)' if bbox else ''}; "
+          f"bands {spec.bands}, offset {'-1000 DN' if spec.offset else 'none'}; model {Path(model).name}",
+          file=sys.stderr)
     if not info.pixel_size_ok:
         print(f"warning: pixel size is {info.pixel_size_m:.1f} m; the model was trained on 10 m Sentinel-2 "
               "pixels, so results may be unreliable", file=sys.stderr)
     t0 = time.perf_counter()
     with tqdm(total=n_rows * n_cols, unit="tile", disable=args.quiet, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
+            bar.total = total  # an area: fewer tiles than the scene
             bar.update(done - bar.n)
 
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-            result = classify_scene(args.scene, clf, spec, keep_tiles=False, progress=progress)
+            if bbox is None:
+                result = classify_scene(scene, clf, spec, keep_tiles=False, progress=progress)
+            else:
+                imagery = LocalGeoTIFF(scene, spec).fetch(bbox)
+                result = classify_imagery(imagery, bbox, clf, keep_tiles=False, progress=progress)
     seconds = time.perf_counter() - t0
     for suffix_path in (args.out, args.geojson, args.csv):
         if suffix_path is not None:
@@ -103,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     print(result.summary().drop(columns="color").to_string(
         index=False, formatters={"share": "{:.1%}".format, "area_km2": "{:.2f}".format}))
     print("wrote " + ", ".join(written))
+    print(meta.attribution if meta is not None else info.attribution)
     return 0
 
 

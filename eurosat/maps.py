@@ -124,7 +124,7 @@ class _ClearOnDrawStart(MacroElement):
 
 
 def scene_map(
-    overlay_url: str,
+    overlay_url: str | None,
     bounds: BBox,
     attribution: str,
     basemap: bool = False,
@@ -133,7 +133,8 @@ def scene_map(
     """The map of a scene: image overlay (main layer), rectangle draw tool, optional base map.
 
     Args:
-        overlay_url: the scene picture (data URL, Web Mercator, see :func:`eurosat.geo.overlay_rgba`).
+        overlay_url: the scene picture (data URL, Web Mercator, see :func:`eurosat.geo.overlay_rgba`);
+            None: no picture yet (a STAC search before its first rectangle), the map shows ``bounds``.
         bounds: (west, south, east, north) lon/lat of that picture.
         attribution: shown in the map's attribution control (e.g. the Copernicus notice).
         basemap: add OpenStreetMap tiles under the scene (needs the internet; off by default).
@@ -144,10 +145,11 @@ def scene_map(
                    max_zoom=18, min_zoom=4, font_size="0.8rem", zoom_snap=0.25, zoom_delta=0.5)
     if basemap:
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)", max_zoom=18).add_to(m)
-    folium.raster_layers.ImageOverlay(
-        overlay_url, bounds=[[s, w], [n, e]], name="Sentinel-2 scene", attribution=attribution,
-        pixelated=True,
-    ).add_to(m)
+    if overlay_url is not None:
+        folium.raster_layers.ImageOverlay(
+            overlay_url, bounds=[[s, w], [n, e]], name="Sentinel-2 scene", attribution=attribution,
+            pixelated=True,
+        ).add_to(m)
     if draw:
         drawn = folium.FeatureGroup(name="Drawn area", control=False)
         drawn.add_to(m)

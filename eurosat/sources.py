@@ -13,14 +13,23 @@ with, and :class:`ImageryMeta` saying what it is (item ids, dates, cloud cover, 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from eurosat.classes import ATTRIBUTION
-from eurosat.geo import BandSpec, BBox, bbox_window, chw_to_hwc, inspect_scene, open_raster, validate, to_eurosat_scale
+from eurosat.geo import (
+    BandSpec,
+    BBox,
+    bbox_window,
+    chw_to_hwc,
+    inspect_scene,
+    open_raster,
+    to_eurosat_scale,
+    validate,
+)
 from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult, Classifier, Progress, classify_area
 
 #: GeoTIFF tag holding :class:`ImageryMeta` as JSON in files a source writes.
@@ -120,7 +129,6 @@ class Imagery:
     spec: BandSpec
     meta: ImageryMeta
     bbox: BBox | None = None
-    extra: dict = field(default_factory=dict, compare=False)
 
     def read(self) -> tuple[np.ndarray, dict]:
         """The whole image on the EuroSAT scale and its rasterio profile.

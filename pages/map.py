@@ -1,7 +1,9 @@
 """Map: draw a rectangle over a Sentinel-2 scene; every 64×64 tile inside is classified.
 
-The drawn rectangle reaches the logic through ``st.session_state[MAP_DRAWING]`` (see
-``eurosat.ui.map_helpers``), read before the map is drawn, so the class map shows at once.
+The imagery is a GeoTIFF (the shipped scene or the user's file), or Sentinel-2 fetched from a STAC
+catalogue for the drawn rectangle. The drawn rectangle reaches the logic through
+``st.session_state[MAP_DRAWING]`` (see ``eurosat.ui.map_helpers``), read before the map is drawn,
+so the class map shows at once.
 """
 
 import streamlit as st
@@ -20,49 +22,70 @@ st.caption(
     "Hover a tile for its class and confidence."
 )
 
+source = mh.pick_source()
+stac = source == mh.SOURCE_STAC
 try:
-    path = mh.pick_scene()
-    info = mh.scene_info(path)
-    spec = mh.band_controls(info)
+    if stac:
+        settings = mh.stac_controls()
+    else:
+        path = mh.pick_scene()
+        info = mh.scene_info(path)
+        spec = mh.band_controls(info)
 except EuroSATError as exc:
     st.error(str(exc))
     st.stop()
 
 basemap = st.sidebar.checkbox(
-    "Online base map (OpenStreetMap)", value=False, key=f"{MAP_WIDGET}basemap",
-    help="Needs the internet. The scene itself is shown without it.",
+    "Online base map (OpenStreetMap)", value=stac, key=f"{MAP_WIDGET}basemap{'_stac' if stac else ''}",
+    help="Needs the internet. The imagery itself is shown without it.",
 )
 opacity = st.sidebar.slider("Class map opacity", 0.0, 1.0, 0.55, 0.05, key=f"{MAP_WIDGET}opacity")
-typed = mh.typed_bbox(info)
-if not info.pixel_size_ok:
-    st.warning(f"This scene has {info.pixel_size_m:.0f} m pixels; the model was trained on 10 m Sentinel-2 "
-               "pixels, so its classes here are unreliable.")
 
-n_scene_tiles = (info.height // 64) * (info.width // 64)
-whole = st.button(
-    f"Classify the whole scene ({n_scene_tiles:,} tiles)", key=f"{MAP_WIDGET}whole",
-    disabled=n_scene_tiles == 0 or n_scene_tiles > MAX_TILES_PER_AREA,
-    help=None if n_scene_tiles <= MAX_TILES_PER_AREA else
-    f"More than {MAX_TILES_PER_AREA:,} tiles: use `python -m eurosat.classify` for this scene.",
-)
+if stac:
+    imagery = mh.current_imagery()
+    typed = mh.typed_bbox(mh.stac_view_bounds(imagery), mh.STAC_SCENE)
+    try:
+        bbox = mh.stac_request(settings, typed)
+        if bbox is not None:
+            imagery = mh.fetch_stac(settings, bbox)
+            mh.classify(imagery.path, ("area", bbox), imagery.spec)
+    except EuroSATError as exc:
+        st.error(str(exc))
+    imagery = mh.current_imagery()
+    result = mh.current_result(imagery.path) if imagery is not None else None
+else:
+    typed = mh.typed_bbox(info.bounds_lonlat, info.path)
+    if not info.pixel_size_ok:
+        st.warning(f"This scene has {info.pixel_size_m:.0f} m pixels; the model was trained on 10 m "
+                   "Sentinel-2 pixels, so its classes here are unreliable.")
+    n_scene_tiles = (info.height // 64) * (info.width // 64)
+    whole = st.button(
+        f"Classify the whole scene ({n_scene_tiles:,} tiles)", key=f"{MAP_WIDGET}whole",
+        disabled=n_scene_tiles == 0 or n_scene_tiles > MAX_TILES_PER_AREA,
+        help=None if n_scene_tiles <= MAX_TILES_PER_AREA else
+        f"More than {MAX_TILES_PER_AREA:,} tiles: use `python -m eurosat.classify` for this scene.",
+    )
+    try:
+        request = mh.pending_request(path, spec, typed, whole)
+        if request is not None:
+            mh.classify(path, request, spec)
+    except EuroSATError as exc:
+        st.error(str(exc))
+    result = mh.current_result(path)
 
-try:
-    request = mh.pending_request(path, spec, typed, whole)
-    if request is not None:
-        mh.classify(path, request, spec)
-except EuroSATError as exc:
-    st.error(str(exc))
-
-result = mh.current_result(path)
 col_map, col_result = st.columns([3, 2], gap="medium")
 with col_map:
     try:
-        mh.show_map(path, info, spec, basemap, result, opacity)
+        if stac:
+            mh.show_stac_map(imagery, basemap, result, opacity)
+        else:
+            mh.show_map(path, info, spec, basemap, result, opacity)
     except EuroSATError as exc:
         st.error(str(exc))
 with col_result:
     if result is None:
-        st.info("No area classified yet: draw a rectangle on the map, type one in the sidebar, "
-                "or classify the whole scene.")
+        st.info("No area classified yet: draw a rectangle on the map or type one in the sidebar"
+                + (" — the least cloudy Sentinel-2 item is fetched for it." if stac
+                   else ", or classify the whole scene."))
     else:
         mh.render_result(result)

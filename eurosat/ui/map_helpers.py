@@ -7,12 +7,19 @@ copies the component value ``{"last_active_drawing": <GeoJSON Feature>}`` into
 key *before* the map is built (the new class map then shows on the same run), and classifies
 only when the rectangle differs from the last one (``MAP_BBOX``). An AppTest sets
 ``at.session_state[MAP_DRAWING]`` to a GeoJSON rectangle and runs the page: same path.
+
+Two imagery sources (:func:`pick_source`): a GeoTIFF (the shipped scene or the user's file), or a
+STAC search (:class:`eurosat.stac.StacSource`): a new rectangle is searched, the least cloudy
+Sentinel-2 window is fetched into the disk cache (``MAP_IMAGERY``), and that file then takes the
+GeoTIFF path: overlay, tiles, classes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
@@ -21,12 +28,20 @@ from streamlit_folium import st_folium
 from eurosat import charts, config, exports, maps
 from eurosat.errors import GeoError
 from eurosat.geo import BandSpec, BBox, SceneInfo, inspect_scene, open_raster, overlay_rgba
+from eurosat.sources import Imagery
+from eurosat.stac import CATALOGUES, DEFAULT_DAYS, DEFAULT_MAX_CLOUD, StacSource
 from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult, classify_area, classify_scene
 from eurosat.ui.loaders import get_classifier
-from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_RESULT, MAP_SCENE, MAP_WIDGET
+from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_IMAGERY, MAP_RESULT, MAP_SCENE, MAP_WIDGET
 
 Request = tuple[str, BBox | None]  # ("area", bbox) or ("scene", None)
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "eurosat_uploads"
+SOURCE_LOCAL = "Shipped scene / my GeoTIFF"
+SOURCE_STAC = "STAC search (Sentinel-2 anywhere)"
+OTHER_CATALOGUE = "Other STAC API (type its URL)"
+STAC_SCENE = "stac"  # MAP_SCENE while the STAC source is in use
+#: Where the map opens for a STAC search before anything is fetched (Europe), lon/lat.
+STAC_DEFAULT_VIEW: BBox = (-10.0, 36.0, 30.0, 60.0)
 
 
 def _mtime(path: Path) -> float:
@@ -72,8 +87,25 @@ def save_upload(name: str, data: bytes) -> Path:
     return path
 
 
-def _key(name: str, scene: Path) -> str:
+def _key(name: str, scene: Path | str) -> str:
     return f"{MAP_WIDGET}{name}_{hashlib.sha1(str(scene).encode()).hexdigest()[:8]}"
+
+
+def pick_source() -> str:
+    """Sidebar: where the imagery comes from (:data:`SOURCE_LOCAL` or :data:`SOURCE_STAC`)."""
+    return st.sidebar.radio(
+        "Imagery", (SOURCE_LOCAL, SOURCE_STAC), key=f"{MAP_WIDGET}source",
+        help="A GeoTIFF (the shipped Sentinel-2 scene, or a file you open), or Sentinel-2 searched in a "
+        "STAC catalogue for any rectangle you draw (needs the internet).",
+    )
+
+
+def _enter_scene(scene: str) -> None:
+    """Forget the rectangle when the scene (or source) changes."""
+    if st.session_state.get(MAP_SCENE) != scene:
+        st.session_state[MAP_SCENE] = scene
+        st.session_state[MAP_BBOX] = None
+        st.session_state.pop(MAP_DRAWING, None)
 
 
 def pick_scene() -> Path:
@@ -91,10 +123,7 @@ def pick_scene() -> Path:
         if not path.is_file():
             raise GeoError(f"The default scene was not found at {path}. Set EUROSAT_DATA_DIR to the folder "
                            "holding sentinel2_scene.tif, or open a GeoTIFF in the sidebar.")
-    if st.session_state.get(MAP_SCENE) != str(path):
-        st.session_state[MAP_SCENE] = str(path)
-        st.session_state[MAP_BBOX] = None
-        st.session_state.pop(MAP_DRAWING, None)
+    _enter_scene(str(path))
     return path
 
 
@@ -128,10 +157,14 @@ def band_controls(info: SceneInfo) -> BandSpec:
     return BandSpec(bands, offset)  # type: ignore[arg-type]
 
 
-def typed_bbox(info: SceneInfo) -> BBox | None:
-    """Sidebar form to classify a rectangle typed as coordinates; returns it when submitted."""
-    w, s, e, n = st.session_state.get(MAP_BBOX) or _centre_box(info.bounds_lonlat)
-    scene = Path(info.path)
+def typed_bbox(bounds: BBox, scene: str) -> BBox | None:
+    """Sidebar form to classify a rectangle typed as coordinates; returns it when submitted.
+
+    Args:
+        bounds: lon/lat extent the default rectangle is centred in (the scene's, or the map view's).
+        scene: the scene path or source name (widget keys).
+    """
+    w, s, e, n = st.session_state.get(MAP_BBOX) or _centre_box(bounds)
     with st.sidebar.expander("Or type a rectangle (lon/lat °)"), st.form(_key("coords", scene), border=False):
         c1, c2 = st.columns(2)
         west = c1.number_input("West", value=w, format="%.5f", step=0.001, key=_key("west", scene))
@@ -156,17 +189,25 @@ def drawn_bbox() -> BBox | None:
     return maps.bbox_from_geojson(value.get("last_active_drawing") if isinstance(value, dict) else None)
 
 
+def new_rectangle(typed: BBox | None) -> BBox | None:
+    """A rectangle typed on this run, or one drawn since the last (remembered in ``MAP_BBOX``)."""
+    if typed is not None:
+        return typed
+    drawn = drawn_bbox()
+    if drawn is not None and drawn != st.session_state.get(MAP_BBOX):
+        st.session_state[MAP_BBOX] = drawn
+        return drawn
+    return None
+
+
 def pending_request(path: Path, spec: BandSpec, typed: BBox | None, whole: bool) -> Request | None:
     """What to classify on this run, if anything: whole scene, a typed or newly drawn rectangle,
     or the current area again when the band settings changed."""
     if whole:
         return ("scene", None)
-    if typed is not None:
-        return ("area", typed)
-    drawn = drawn_bbox()
-    if drawn is not None and drawn != st.session_state.get(MAP_BBOX):
-        st.session_state[MAP_BBOX] = drawn
-        return ("area", drawn)
+    bbox = new_rectangle(typed)
+    if bbox is not None:
+        return ("area", bbox)
     result = current_result(path)
     if result is not None and result.spec != spec:
         return ("area", result.bbox) if result.bbox is not None else ("scene", None)
@@ -195,6 +236,115 @@ def classify(path: Path, request: Request, spec: BandSpec) -> AreaResult:
         bar.empty()
     st.session_state[MAP_RESULT] = result
     return result
+
+
+@dataclass(frozen=True)
+class StacSettings:
+    """The STAC search as set in the sidebar; ``again``: search the current rectangle again."""
+
+    url: str
+    collections: tuple[str, ...]
+    dates: tuple[dt.date, dt.date]
+    max_cloud: float
+    again: bool = field(default=False, compare=False)
+
+    def source(self) -> StacSource:
+        """The :class:`eurosat.stac.StacSource` for these settings (cache: ``EUROSAT_STAC_CACHE``).
+
+        Raises:
+            EuroSATError: a URL that is not a web address, or no collection.
+        """
+        return StacSource(self.url, self.collections, self.dates, self.max_cloud)
+
+
+def stac_controls() -> StacSettings:
+    """Sidebar: catalogue (Earth Search, Planetary Computer or any URL), collections, dates, cloud limit."""
+    _enter_scene(STAC_SCENE)
+    with st.sidebar.expander("STAC search", expanded=True):
+        names = [c.name for c in CATALOGUES.values()] + [OTHER_CATALOGUE]
+        name = st.selectbox("Catalogue", names, key=f"{MAP_WIDGET}stac_catalogue")
+        preset = next((c for c in CATALOGUES.values() if c.name == name), None)
+        slug = hashlib.sha1(name.encode()).hexdigest()[:6]
+        url = st.text_input("Catalogue URL", value=preset.url if preset else "",
+                            key=f"{MAP_WIDGET}stac_url_{slug}", placeholder="https://…/stac/v1")
+        cols = st.text_input(
+            "Collections (preferred first)",
+            value=", ".join(preset.collections) if preset else "sentinel-2-l1c",
+            key=f"{MAP_WIDGET}stac_cols_{slug}",
+            help="Searched in this order; the first with a usable item wins. EuroSAT is Level-1C: L1C first.")
+        today = dt.date.today()
+        dates = st.date_input("Dates", value=(today - dt.timedelta(days=DEFAULT_DAYS), today),
+                              max_value=today, key=f"{MAP_WIDGET}stac_dates")
+        max_cloud = st.slider("Cloud limit (%)", 0, 100, int(DEFAULT_MAX_CLOUD),
+                              key=f"{MAP_WIDGET}stac_cloud",
+                              help="Items with more cloud cover (eo:cloud_cover) are left out; the least "
+                              "cloudy of the rest is used.")
+        if preset is not None and preset.note:
+            st.caption(preset.note)
+        again = st.button("Search again for this rectangle", key=f"{MAP_WIDGET}stac_again",
+                          disabled=current_imagery() is None,
+                          help="Fetch the current rectangle again with these settings.")
+    d = tuple(dates) if isinstance(dates, list | tuple) else (dates,)
+    start, end = (d[0], d[-1]) if d else (today - dt.timedelta(days=DEFAULT_DAYS), today)
+    return StacSettings(url.strip(), tuple(c.strip() for c in cols.split(",") if c.strip()), (start, end),
+                        float(max_cloud), again)
+
+
+def stac_request(settings: StacSettings, typed: BBox | None) -> BBox | None:
+    """The rectangle to fetch on this run: typed, newly drawn, or the current one searched again."""
+    bbox = new_rectangle(typed)
+    imagery = current_imagery()
+    if bbox is None and settings.again and imagery is not None:
+        bbox = imagery.bbox
+    return bbox
+
+
+def fetch_stac(settings: StacSettings, bbox: BBox) -> Imagery:
+    """Search the catalogue and fetch the imagery for ``bbox`` (disk-cached); store it in ``MAP_IMAGERY``.
+
+    Raises:
+        EuroSATError: catalogue unreachable or slow, no item, too cloudy, missing bands, bad rectangle.
+    """
+    with st.spinner("Searching the catalogue and reading the imagery (only the windows needed)…"):
+        imagery = settings.source().fetch(bbox)
+    st.session_state[MAP_IMAGERY] = imagery
+    return imagery
+
+
+def current_imagery() -> Imagery | None:
+    """The last fetched STAC imagery, if its cached file is still there."""
+    imagery = st.session_state.get(MAP_IMAGERY)
+    return imagery if isinstance(imagery, Imagery) and Path(imagery.path).is_file() else None
+
+
+def stac_view_bounds(imagery: Imagery | None) -> BBox:
+    """Where the STAC map looks: the fetched image, else the shipped scene, else Europe."""
+    if imagery is not None:
+        return scene_info(Path(imagery.path)).bounds_lonlat
+    scene = config.default_scene()
+    if scene.is_file():
+        try:
+            return scene_info(scene).bounds_lonlat
+        except GeoError:
+            pass  # an unusable default scene: the Europe view is fine for a search
+    return STAC_DEFAULT_VIEW
+
+
+def show_stac_map(imagery: Imagery | None, basemap: bool, result: AreaResult | None,
+                  opacity: float = maps.CLASS_OPACITY) -> None:
+    """The map of the STAC source: the fetched image under the class map, or an empty map to draw on."""
+    if imagery is not None:
+        info = scene_info(Path(imagery.path))
+        show_map(Path(imagery.path), info, imagery.spec, basemap, result, opacity)
+        st.caption(imagery.meta.caption())
+        for warning in imagery.meta.warnings:
+            st.warning(warning)
+        return
+    m = maps.scene_map(None, stac_view_bounds(None), "", basemap=basemap)
+    st_folium(m, key=MAP_DRAWING, height=560, use_container_width=True,
+              returned_objects=["last_active_drawing"])
+    st.caption("Draw a rectangle anywhere (turn on the online base map to find your place), or type one in "
+               "the sidebar. Imagery: Copernicus Sentinel data, via the STAC catalogue.")
 
 
 def current_result(path: Path) -> AreaResult | None:

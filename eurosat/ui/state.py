@@ -8,6 +8,7 @@ import streamlit as st
 MAP_RESULT = "map_result"  # eurosat.tiling.AreaResult of the last classified area
 MAP_SCENE = "map_scene"  # path of the scene in use on the Map page
 MAP_BBOX = "map_bbox"  # last drawn rectangle (west, south, east, north) in lon/lat
+MAP_IMAGERY = "map_imagery"  # eurosat.sources.Imagery last fetched from a STAC catalogue
 MAP_DRAWING = "map_drawing"  # st_folium's last value ({"last_active_drawing": GeoJSON}), set by its on_change
 MAP_WIDGET = "map_w_"  # prefix of the Map page's widget keys (suffixed with the scene id)
 UPLOAD_RESULTS = "upload_results"  # list of per-file results on the Upload page
@@ -20,6 +21,7 @@ _DEFAULTS: dict[str, object] = {
     MAP_RESULT: None,
     MAP_SCENE: None,
     MAP_BBOX: None,
+    MAP_IMAGERY: None,
     UPLOAD_RESULTS: [],
     EXPLAIN_IMAGE: None,
     EXPLAIN_SOURCE: "",
