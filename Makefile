@@ -33,7 +33,9 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check eurosat pages tests benchmarks streamlit_app.py
 
+BENCH_REPEATS ?= 7
 bench: setup
+	$(PY) benchmarks/bench_all.py --repeats $(BENCH_REPEATS)
 	$(PY) benchmarks/bench_scene.py
 
 clean:

@@ -105,11 +105,24 @@ class ImageSource:
         return Path(member).read_bytes()
 
     def read_rgb(self, path: str) -> np.ndarray:
-        """Decode one image to uint8 (64, 64, 3) RGB."""
-        with Image.open(io.BytesIO(self.read_bytes(path))) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-        if arr.shape != (TILE_SIZE, TILE_SIZE, 3):
-            raise DataNotFoundError(f"Image '{path}' is {arr.shape}, expected 64x64 RGB.")
+        """Decode one image to uint8 (64, 64, 3) RGB.
+
+        Raises:
+            DataNotFoundError: the image is missing, cannot be decoded (damaged, not an image, a
+                decompression bomb), or is not 64×64 (checked before decoding the pixels).
+        """
+        data = self.read_bytes(path)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                if im.size != (TILE_SIZE, TILE_SIZE):
+                    raise DataNotFoundError(
+                        f"Image '{path}' is {im.width}×{im.height} px, expected 64x64 RGB.")
+                arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise DataNotFoundError(
+                f"Image '{path}' in '{self.path}' cannot be decoded ({exc}): the data look damaged. "
+                "Download EuroSAT_RGB.zip again."
+            ) from exc
         return arr
 
     def load(self, items: Iterable[Item]) -> tuple[np.ndarray, np.ndarray]:
@@ -161,10 +174,17 @@ def read_split(path: Path) -> dict[str, list[Item]]:
     if not path.exists():
         raise DataNotFoundError(f"Split file '{path}' not found; run `python -m eurosat.data`.")
     out: dict[str, list[Item]] = {s: [] for s in SUBSETS}
-    with open(path, newline="") as f:
-        rows = csv.DictReader(line for line in f if not line.startswith("#"))
-        for row in rows:
-            out[row["subset"]].append(Item(row["path"], CLASS_NAMES.index(row["class"])))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = csv.DictReader(line for line in f if not line.startswith("#"))
+            for row in rows:
+                out[row["subset"]].append(Item(row["path"], CLASS_NAMES.index(row["class"])))
+    except (OSError, KeyError, ValueError, TypeError, csv.Error) as exc:  # ValueError: bad class/UTF-8
+        raise DataNotFoundError(
+            f"Split file '{path}' is not a split CSV (columns path, class, subset; subsets "
+            f"{', '.join(SUBSETS)}; EuroSAT class names): {type(exc).__name__} {exc}. "
+            "Use splits/eurosat_rgb_split.csv."
+        ) from exc
     return out
 
 

@@ -379,7 +379,13 @@ def overlay_rgba(
     check_spec(spec, src.count)
     factor = max(1.0, max(src.width, src.height) / max_size)
     h, w = max(1, round(src.height / factor)), max(1, round(src.width / factor))
-    chw = src.read(list(spec.bands), out_shape=(3, h, w), resampling=Resampling.average)
+    try:
+        chw = src.read(list(spec.bands), out_shape=(3, h, w), resampling=Resampling.average)
+    except RasterioIOError as exc:  # pixel blocks that cannot be decoded: truncated or damaged
+        raise GeoError(
+            f"'{Path(src.name).name}' opens but its pixels cannot be read: the file looks damaged or "
+            f"truncated ({exc.__cause__ or exc}). Check it with `gdalinfo -checksum`, or export it again."
+        ) from exc
     chw = to_eurosat_scale(chw, spec.offset)
     src_transform = src.transform @ Affine.scale(src.width / w, src.height / h)
     dst_transform, dw, dh = calculate_default_transform(

@@ -51,10 +51,12 @@ class ModelInfo:
 
 
 def _read_metrics(directory: Path) -> dict:
+    """The folder's ``metrics.json``, or {} when it is missing, unreadable or not a JSON object."""
     try:
-        return json.loads((directory / config.METRICS_FILE).read_text())
+        data = json.loads((directory / config.METRICS_FILE).read_text())
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def shipped_model() -> ModelInfo:

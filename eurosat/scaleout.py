@@ -12,18 +12,23 @@ this machine; with it, the tasks go to that ``dask.distributed`` scheduler (a re
   ``keep_tiles=False`` (strip-by-strip reading, bounded memory) and LiteRT; each worker loads the
   model once (:func:`worker_classifier`). The model file is sent to the workers by the client, so
   they need only read access to the scenes.
-* The client gathers each scene's probabilities (40 bytes a tile), joins the strips and writes
-  ``DIR/<scene>_classes.tif`` with :func:`eurosat.exports.write_geotiff` — the same file
-  ``python -m eurosat.classify SCENE --out`` writes (per-tile outputs of the model do not depend on
-  the batch a tile is in or the thread count, which the tests check) — plus ``DIR/summary.csv``
-  and ``DIR/summary.json`` (tiles per class and the dominant class of every scene).
+* The client gathers each scene's probabilities and footprints (about 130 bytes a tile), joins the
+  strips and writes ``DIR/<scene>_classes.tif`` with :func:`eurosat.exports.write_geotiff` — the
+  same file ``python -m eurosat.classify SCENE --out`` writes (a tile's model output does not
+  depend on the batch it is in or the thread count; the tests compare the files) — plus
+  ``DIR/summary.csv`` and ``DIR/summary.json`` (tiles per class and the dominant class per scene).
 
 A scene that cannot be used (not a GeoTIFF, no georeference...) gets its message in the summary and
 on stderr; the others are still classified; the exit status is then 2.
 
-On a real cluster, the workers need this package and its requirements installed (the same
-``requirements.txt``), and every scene path must be readable at the same path by the client (which
-reads the metadata to plan the tasks) and by the workers (a shared file system).
+On a real cluster, the scheduler and the workers must run this project's environment (the same
+``requirements.txt``, with ``eurosat`` importable: the scheduler unpickles the tasks too), e.g.::
+
+    PYTHONPATH=. .venv/bin/dask scheduler                                  # on one machine
+    PYTHONPATH=. .venv/bin/dask worker tcp://HOST:8786 --nworkers 2 --nthreads 1   # on each worker
+
+and every scene path must be readable at the same path by the client (which reads the metadata to
+plan the tasks) and by the workers (a shared file system). Outputs are written by the client.
 """
 
 from __future__ import annotations
@@ -95,14 +100,17 @@ class ScenePlan:
 
 
 def output_paths(scenes: Sequence[Path], out_dir: Path) -> list[Path]:
-    """``out_dir/<stem>_classes.tif`` per scene; repeated stems get ``_2``, ``_3``... in input order."""
-    seen: dict[str, int] = {}
+    """``out_dir/<stem>_classes.tif`` per scene; a name already taken gets ``_2``, ``_3``... (input order)."""
+    used: set[str] = set()
     out = []
     for scene in scenes:
         stem = Path(scene).stem or "scene"
-        seen[stem] = seen.get(stem, 0) + 1
-        suffix = "" if seen[stem] == 1 else f"_{seen[stem]}"
-        out.append(out_dir / f"{stem}{suffix}_classes.tif")
+        name, k = f"{stem}_classes.tif", 1
+        while name in used:
+            k += 1
+            name = f"{stem}_{k}_classes.tif"
+        used.add(name)
+        out.append(out_dir / name)
     return out
 
 
@@ -248,8 +256,10 @@ def connect(scheduler: str | None = None, workers: int = 2, threads_per_worker: 
         with client:
             yield client
         return
+    # no dashboard; the scheduler's small HTTP server (health, metrics) on a free port, not 8787
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                           silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
 
@@ -344,6 +354,12 @@ def classify_many(
         except (EuroSATError, OSError) as exc:  # e.g. a block that cannot be decoded (RasterioIOError)
             errors[i] = errors[i] or str(exc)
             part = None
+        except Exception as exc:  # the cluster itself failed: no scene can be trusted, stop
+            raise EuroSATError(
+                f"A task failed on the Dask cluster ({type(exc).__name__}: {str(exc).splitlines()[0]}). The "
+                "scheduler and every worker must run this project's environment (requirements.txt, and "
+                "`eurosat` importable, e.g. started from the repository with PYTHONPATH=.)."
+            ) from exc
         if part is not None:
             parts[i][j] = part
             done += part.n_tiles
@@ -438,8 +454,9 @@ def _run(args: argparse.Namespace) -> int:
         if r["status"] == "ok":
             print(f"{r['scene']}: {r['tiles']:,} tiles, dominant class {r['dominant_class']} "
                   f"-> {r['output']}")
-    print(f"{len(rows) - len(failed)}/{len(rows)} scenes, {tiles:,} tiles in {seconds:.1f} s (with cluster "
-          f"start); wrote {args.out / SUMMARY_CSV}, {args.out / SUMMARY_JSON}")
+    started = "" if args.scheduler else " (including starting the local cluster)"
+    print(f"{len(rows) - len(failed)}/{len(rows)} scenes, {tiles:,} tiles in {seconds:.1f} s{started}; "
+          f"wrote {args.out / SUMMARY_CSV}, {args.out / SUMMARY_JSON}")
     return 2 if failed else 0
 
 

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 from affine import Affine
+from rasterio.errors import RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
@@ -296,7 +297,14 @@ def read_tiles(src: DatasetReader, spec: BandSpec, rows: np.ndarray, cols: np.nd
     """
     t = TILE_SIZE
     r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
-    img = read_rgb(src, spec, Window(c0 * t, r0 * t, (c1 - c0) * t, (r1 - r0) * t))
+    try:
+        img = read_rgb(src, spec, Window(c0 * t, r0 * t, (c1 - c0) * t, (r1 - r0) * t))
+    except RasterioIOError as exc:  # a block that cannot be decoded: truncated or damaged file
+        detail = exc.__cause__ or exc
+        raise GeoError(
+            f"'{Path(src.name).name}' could not be read at tile rows {r0}–{r1 - 1}: the file looks damaged "
+            f"or truncated ({detail}). Check it with `gdalinfo -checksum`, or export it again."
+        ) from exc
     grid = img.reshape(r1 - r0, t, c1 - c0, t, 3).swapaxes(1, 2)  # (rows, cols, 64, 64, 3)
     return np.ascontiguousarray(grid[rows - r0, cols - c0])
 
