@@ -79,6 +79,7 @@ class TrainConfig:
     seed: int = 42
     filters: int = 32
     export: bool = True  # write TFLite models and their test metrics at the end
+    init_from: str | None = None  # start from this .keras model's weights (fine-tuning), not at random
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""

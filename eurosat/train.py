@@ -145,6 +145,18 @@ def _compile(model, cfg: TrainConfig, total_steps: int, warmup_steps: int) -> No
     )
 
 
+def _load_weights(path: Path) -> list[np.ndarray]:
+    """Weights of a ``.keras`` model of this architecture (for ``--init-from``)."""
+    import keras
+
+    if not path.is_file():
+        raise EuroSATError(f"--init-from: model file '{path}' not found")
+    try:
+        return keras.models.load_model(path, compile=False).get_weights()
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise EuroSATError(f"--init-from: '{path}' is not a readable Keras model: {exc}") from exc
+
+
 def _one_hot_dataset(ds):
     import tensorflow as tf
 
@@ -218,6 +230,9 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
             (run_dir / METRICS_LOG).unlink(missing_ok=True)
         start_epoch = 0
         model = build_model(filters=cfg.filters)
+        if cfg.init_from:
+            model.set_weights(_load_weights(Path(cfg.init_from)))
+            print(f"weights initialised from {cfg.init_from}", flush=True)
         _compile(model, cfg, steps * cfg.epochs, steps * cfg.warmup_epochs)
     print(f"model: {model.count_params()} parameters, {count_flops(model) / 1e6:.1f} MFLOPs/tile",
           flush=True)
@@ -328,6 +343,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--subset", type=float, default=d.subset, help="fraction of each split to use")
+    p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
+    p.add_argument("--init-from", default=None, help="start from this .keras model's weights (fine-tune)")
     p.add_argument("--patience", type=int, default=d.patience)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-export", action="store_true", help="skip the TFLite export")
@@ -338,7 +355,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     cfg = TrainConfig(data=a.data, out=a.out, split=a.split, epochs=a.epochs, batch_size=a.batch_size,
                       learning_rate=a.lr, weight_decay=a.weight_decay,
                       label_smoothing=a.label_smoothing, augment=not a.no_augment,
-                      subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export)
+                      subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export,
+                      warmup_epochs=a.warmup_epochs, init_from=a.init_from)
     if not 0 < cfg.subset <= 1:
         p.error("--subset must be in (0, 1]")
     if cfg.epochs < 1 or cfg.batch_size < 1:

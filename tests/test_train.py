@@ -104,3 +104,20 @@ def test_finalize_redoes_test_and_export_without_training(tiny_run, tmp_path):
     assert set(results["test"]) == {"keras", "tflite_float32", "tflite_dynamic", "tflite_int8"}
     assert (copy / "metrics.jsonl").read_text() == metrics_before  # no epoch was trained
     assert json.loads((copy / "status.json").read_text())["state"] == "finished"
+
+
+def test_init_from_starts_at_the_given_weights(tiny_run, tmp_path, capsys):
+    import keras
+
+    out, _ = tiny_run
+    cfg = json.loads((out / "config.json").read_text())
+    start = out / "eurosat_resnet_light.keras"
+    ft = tmp_path / "ft"
+    args = ["--data", cfg["data"], "--split", cfg["split"], "--out", str(ft), "--batch-size", "16",
+            "--epochs", "1", "--lr", "1e-12", "--no-export"]
+    assert main([*args, "--init-from", str(start)]) == 0
+    before = keras.models.load_model(start).get_layer("predictions").get_weights()[0]
+    after = keras.models.load_model(ft / "best.keras").get_layer("predictions").get_weights()[0]
+    np.testing.assert_allclose(after, before, atol=1e-4)  # lr ~0: the run began at those weights
+    assert main([*args, "--init-from", str(tmp_path / "missing.keras")]) == 2
+    assert "--init-from: model file" in capsys.readouterr().err
