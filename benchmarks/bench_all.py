@@ -101,7 +101,8 @@ def child_export(out_dir: str) -> None:
     dense.export(str(Path(out_dir) / "gemm_saved"), format="tf_saved_model", verbose=False)
     gemm = Path(out_dir) / "gemm_float32.tflite"
     gemm.write_bytes(convert(Path(out_dir) / "gemm_saved", "float32"))
-    model = load_keras_model(shipped_model().keras)
+    info = shipped_model()
+    model = keras_inference_model(info.keras, info)  # with the shipped files' test-time augmentation
     out = Path(out_dir) / config.TFLITE_FLOAT
     saved = Path(out_dir) / "saved_model"
     model.export(str(saved), format="tf_saved_model", verbose=False)
@@ -111,20 +112,37 @@ def child_export(out_dir: str) -> None:
         rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
         tiles = read_tiles(src, BandSpec(), rr.ravel(), cc.ravel())
     _emit({"path": str(out), "gemm_path": str(gemm), "size_bytes": out.stat().st_size,
-           "flops_per_tile": count_flops(model),
+           "flops_per_tile": count_flops(load_keras_model(info.keras)) * tta_views(info),
            "parameters": int(model.count_params()), "parity_vs_keras": parity(model, out, tiles)})
 
 
 # --------------------------------------------------------------------------- child: one model × threads
 
 
+def tta_views(info) -> int:
+    """Views averaged per tile by the shipped TFLite files (8 with test-time augmentation, else 1)."""
+    from eurosat.model import TTA_VIEWS
+
+    return TTA_VIEWS if info.metrics.get("tta") else 1
+
+
+def keras_inference_model(path: Path, info):
+    """The Keras model at ``path``, TTA-wrapped if the shipped TFLite files are (same function)."""
+    from eurosat.explain import load_keras_model
+    from eurosat.model import with_tta
+
+    model = load_keras_model(path)
+    return with_tta(model) if tta_views(info) > 1 else model
+
+
 class KerasClassifier:
-    """The Keras model behind the tiling ``Classifier`` protocol (compiled ``predict_on_batch``)."""
+    """The Keras model behind the tiling ``Classifier`` protocol (compiled ``predict_on_batch``);
+    TTA-wrapped like the shipped TFLite files, so all rows compute the same function."""
 
     def __init__(self, path: Path):
-        from eurosat.explain import load_keras_model
+        from eurosat.registry import shipped_model
 
-        self.model = load_keras_model(path)
+        self.model = keras_inference_model(path, shipped_model())
 
     def predict(self, tiles):
         import numpy as np

@@ -80,6 +80,7 @@ class TrainConfig:
     filters: int = 32
     export: bool = True  # write TFLite models and their test metrics at the end
     init_from: str | None = None  # start from this .keras model's weights (fine-tuning), not at random
+    tta: bool = True  # exported TFLite files average the 8 flips/rotations of each tile
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""

@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Output of the last residual block (8×8×128 for 64×64 input): the Grad-CAM layer.
 LAST_CONV_LAYER = "stage3_block2_out"
 INPUT_NAME = "image"
+#: Views averaged by :func:`with_tta`: the 8 flips and 90° rotations of a square tile.
+TTA_VIEWS = 8
 OUTPUT_NAME = "predictions"
 
 
@@ -87,3 +89,24 @@ def count_flops(model: keras.Model) -> int:
         elif isinstance(layer, layers.Dense):
             flops += 2 * layer.input.shape[-1] * layer.units
     return int(flops)
+
+
+def with_tta(model: keras.Model) -> keras.Model:
+    """``model`` averaged over the 8 flips and 90° rotations of every tile (test-time augmentation).
+
+    Land cover seen from above has no "up": the model is trained on flipped and rotated tiles,
+    and averaging its probabilities over the eight views of each tile removes the orientation
+    noise of a single view. Same contract as ``model`` ((N, 64, 64, 3) 0-255 → (N, 10)
+    probabilities), ``TTA_VIEWS`` × its FLOPs. The eight views go through ``model`` as one batch
+    of 8·N tiles. Used for the exported TFLite files; Grad-CAM explains the plain model.
+    """
+    import keras
+    from keras import ops
+
+    inputs = keras.Input((TILE_SIZE, TILE_SIZE, 3), name=INPUT_NAME, dtype="float32")
+    views = []
+    for base in (inputs, ops.transpose(inputs, (0, 2, 1, 3))):
+        views += [base, ops.flip(base, 2), ops.flip(base, 1), ops.flip(ops.flip(base, 1), 2)]
+    probs = model(ops.concatenate(views, axis=0))
+    probs = ops.mean(ops.reshape(probs, (TTA_VIEWS, -1, NUM_CLASSES)), axis=0)
+    return keras.Model(inputs, probs, name=f"{model.name}_tta")

@@ -18,32 +18,50 @@ def render(metrics: dict) -> str:
     files = metrics["files"]
     cfg = metrics.get("config", {})
     hours = metrics["train_time_s"] / 3600
+    tta = bool(metrics.get("tta"))
+    flops = f"{metrics['flops_per_tile'] / 1e6:.1f} M (2 per multiply-add)"
+    if tta:
+        flops += (f"; the TFLite files average {metrics.get('tta_views', 8)} views of each tile: "
+                  f"{metrics['flops_per_tile_exported'] / 1e6:.0f} M")
     lines = [
         "| property | value |",
         "| --- | --- |",
         f"| parameters | {metrics['parameters']:,} |",
-        f"| FLOPs per 64×64 tile | {metrics['flops_per_tile'] / 1e6:.1f} M (2 per multiply-add) |",
+        f"| FLOPs per 64×64 tile | {flops} |",
         f"| training | {metrics['epochs_run']} epochs, batch {cfg.get('batch_size')}, AdamW lr "
         f"{cfg.get('learning_rate')} (warm-up + cosine), weight decay {cfg.get('weight_decay')}, "
         f"label smoothing {cfg.get('label_smoothing')}, augmentation {cfg.get('augment')} |",
         f"| training time | {metrics['train_time_s']:.0f} s ({hours:.2f} h) on {metrics['hardware']} |",
-        f"| best validation accuracy | {metrics['best_val_accuracy']:.2%} |",
+        f"| best validation accuracy (during training, one view) | {metrics['best_val_accuracy']:.2%} |",
         f"| framework | TensorFlow {metrics.get('tensorflow')}, Keras {metrics.get('keras')} |",
         "",
-        "| model file | size | test accuracy | macro F1 | top-1 agreement with Keras (test split) |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| model | file | size | test accuracy | macro F1 | top-1 agreement with Keras"
+        + (" + TTA | top-1 agreement with plain Keras |" if tta else " |"),
+        "| --- | --- | ---: | ---: | ---: | ---: |" + (" ---: |" if tta else ""),
     ]
-    for kind, key in (("keras", "keras"), ("dynamic", "tflite_dynamic"), ("int8", "tflite_int8"),
-                      ("float32", "tflite_float32")):
-        if key not in test or kind not in files:
+    rows = [("Keras (plain, for Grad-CAM)", "keras", "keras"),
+            ("Keras + TTA (reference)", "keras_tta", None),
+            ("TFLite dynamic-range (the app's)", "tflite_dynamic", "dynamic"),
+            ("TFLite full-int8", "tflite_int8", "int8"),
+            ("TFLite float32 (not shipped)", "tflite_float32", "float32")]
+    for label, key, kind in rows:
+        if key not in test:
             continue
-        f = files[kind]
-        agree = 1.0 if kind == "keras" else test[key].get("agreement_with_keras")
-        lines.append(
-            f"| `{f['file']}` | {f['size_bytes'] / 1e6:.2f} MB | {test[key]['accuracy']:.2%} "
-            f"({test[key]['n']} images) | {test[key]['macro_f1']:.4f} | "
-            f"{'' if agree is None else f'{agree:.2%}'} |"
-        )
+        t = test[key]
+        f = files.get(kind, {}) if kind else {}
+        name = f"`{f['file']}`" if f else "—"
+        size = f"{f['size_bytes'] / 1e6:.2f} MB" if f else "—"
+        agree = t.get("agreement_with_keras", 1.0 if key in ("keras", "keras_tta") and not tta else None)
+        if key == "keras_tta":
+            agree = 1.0
+        elif key == "keras" and tta:
+            agree = None
+        plain = t.get("agreement_with_plain_keras", 1.0 if key == "keras" else None)
+        cells = [label, name, size, f"{t['accuracy']:.2%} ({t['n']} images)", f"{t['macro_f1']:.4f}",
+                 "—" if agree is None else f"{agree:.2%}"]
+        if tta:
+            cells.append("—" if plain is None else f"{plain:.2%}")
+        lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "| class | " + " | ".join(f"{k} recall" for k in ("Keras", "TFLite", "int8"))
               + " | TFLite precision | TFLite F1 |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for c in CLASS_NAMES:

@@ -49,8 +49,16 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def hardware_summary() -> str:
-    """One line describing where training ran."""
-    return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU cores".strip()
+    """One line describing where training ran: CPU model (from /proc/cpuinfo on Linux), cores, no GPU."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPU cores, CPU only"
 
 
 class _StopFlag:
@@ -168,22 +176,17 @@ def keras_predictions(model, x: np.ndarray) -> np.ndarray:
     return model.predict(x.astype(np.float32), batch_size=256, verbose=0).argmax(1)
 
 
-def evaluate_keras(model, x: np.ndarray, y: np.ndarray) -> dict:
-    """Test metrics of a Keras model on uint8 images ``x`` and labels ``y``."""
-    return classification_report(y, keras_predictions(model, x))
-
-
-def evaluate_tflite(path: Path, x: np.ndarray, y: np.ndarray, num_threads: int = 2,
-                    reference: np.ndarray | None = None) -> dict:
-    """Test metrics of a TFLite model (through LiteRT); with ``reference`` (the Keras model's
-    top-1 classes on ``x``) also the share of images where both give the same class."""
+def tflite_predictions(path: Path, x: np.ndarray, num_threads: int = 2) -> np.ndarray:
+    """Top-1 classes of a TFLite model (through LiteRT) on uint8 images ``x``."""
     from eurosat.inference import TFLiteClassifier
 
     pred, _ = TFLiteClassifier(path, num_threads=num_threads, batch_size=128).classify(x)
-    report = classification_report(y, pred)
-    if reference is not None:
-        report["agreement_with_keras"] = round(float(np.mean(pred == reference)), 5)
-    return report
+    return pred
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of images where two models give the same class."""
+    return round(float(np.mean(np.asarray(a) == np.asarray(b))), 5)
 
 
 def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None) -> dict:
@@ -275,7 +278,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     import tensorflow as tf
 
     from eurosat.export import export_tflite, save_keras_compact
-    from eurosat.model import count_flops
+    from eurosat.model import TTA_VIEWS, count_flops, with_tta
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
     keras_file = save_keras_compact(keras.models.load_model(run_dir / "best.keras"),
@@ -293,18 +296,31 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "hardware": hardware_summary(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-        "test": {"keras": classification_report(y_test, reference := keras_predictions(best, x_test))},
+        "test": {"keras": classification_report(y_test, plain := keras_predictions(best, x_test))},
         "files": {"keras": {"path": str(keras_file), "size_bytes": keras_file.stat().st_size}},
+        "tta": cfg.tta,
     }
+    exported_model, reference = best, plain
+    if cfg.tta:
+        exported_model = with_tta(best)
+        reference = keras_predictions(exported_model, x_test)
+        results["test"]["keras_tta"] = classification_report(y_test, reference)
+        results["test"]["keras_tta"]["agreement_with_plain_keras"] = agreement(reference, plain)
+        results["tta_views"] = TTA_VIEWS
+    results["flops_per_tile_exported"] = results["flops_per_tile"] * (TTA_VIEWS if cfg.tta else 1)
     if cfg.export:
         write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "exporting"})
         rng = np.random.default_rng(cfg.seed)
         rep = x_train[rng.choice(len(x_train), size=min(500, len(x_train)), replace=False)]
-        exported = export_tflite(best, run_dir, rep.astype(np.float32), x_test[:512])
+        exported = export_tflite(exported_model, run_dir, rep.astype(np.float32), x_test[:512])
         for kind, info in exported.items():
             results["files"][kind] = info
-            results["test"][f"tflite_{kind}"] = evaluate_tflite(Path(info["path"]), x_test, y_test,
-                                                                reference=reference)
+            pred = tflite_predictions(Path(info["path"]), x_test)
+            report = classification_report(y_test, pred)
+            report["agreement_with_keras"] = agreement(pred, reference)  # the model it was made from
+            if cfg.tta:  # and the plain Keras model, the one Grad-CAM explains
+                report["agreement_with_plain_keras"] = agreement(pred, plain)
+            results["test"][f"tflite_{kind}"] = report
     write_json_atomic(run_dir / RESULTS_FILE, results)
     status = {**status, "state": "finished", "updated": time.time(),
               "test_accuracy": results["test"]["keras"]["accuracy"]}
@@ -348,6 +364,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--patience", type=int, default=d.patience)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-export", action="store_true", help="skip the TFLite export")
+    p.add_argument("--no-tta", action="store_true",
+                   help="export the plain model (default: TFLite files average the 8 flips/rotations)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.add_argument("--finalize", action="store_true",
                    help="only test and export the run's best.keras again (no training)")
@@ -356,7 +374,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       learning_rate=a.lr, weight_decay=a.weight_decay,
                       label_smoothing=a.label_smoothing, augment=not a.no_augment,
                       subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export,
-                      warmup_epochs=a.warmup_epochs, init_from=a.init_from)
+                      warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta)
     if not 0 < cfg.subset <= 1:
         p.error("--subset must be in (0, 1]")
     if cfg.epochs < 1 or cfg.batch_size < 1:

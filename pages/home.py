@@ -28,7 +28,11 @@ else:
     cols = st.columns(4)
     test = metrics.get("test", {})
     cols[0].metric("Parameters", f"{metrics.get('parameters', 0):,}")
-    cols[1].metric("MFLOPs / tile", f"{metrics.get('flops_per_tile', 0) / 1e6:.0f}")
+    flops = metrics.get("flops_per_tile_exported", metrics.get("flops_per_tile", 0))
+    cols[1].metric("MFLOPs / tile", f"{flops / 1e6:.0f}",
+                   help="Of the TFLite model the app runs" + (
+                       f": the network ({metrics['flops_per_tile'] / 1e6:.0f} M) on 8 flips/rotations of "
+                       "each tile, averaged (test-time augmentation)" if metrics.get("tta") else ""))
     if "tflite_dynamic" in test:
         cols[2].metric("Test accuracy (TFLite)", f"{test['tflite_dynamic']['accuracy']:.2%}")
     if "tflite_int8" in test:

@@ -89,3 +89,25 @@ def test_model_card_tables_go_between_the_readme_markers(tmp_path):
     tables = render(json.loads((config.models_dir() / config.METRICS_FILE).read_text()))
     assert f"{BEGIN}\n{tables}\n{END}" in text and "old tables" not in text
     assert text.startswith("# title") and text.endswith("after\n")
+
+
+def test_tta_model_averages_the_eight_views_and_is_orientation_free():
+    import keras
+
+    from eurosat.model import build_model, with_tta
+
+    keras.utils.set_random_seed(0)
+    model = build_model()  # fresh: other tests here change the shared model's BatchNorm statistics
+    tta = with_tta(model)
+    x = np.random.default_rng(2).uniform(0, 255, (3, 64, 64, 3)).astype(np.float32)
+    views = [np.rot90(v, k, axes=(1, 2)) for v in (x, x.transpose(0, 2, 1, 3)) for k in range(4)]
+    expected = np.mean([np.asarray(model(np.ascontiguousarray(v), training=False)) for v in views], axis=0)
+    got = np.asarray(tta(x, training=False))
+    assert got.shape == (3, 10)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    for turned in (np.rot90(x, 1, axes=(1, 2)), x[:, ::-1], x.transpose(0, 2, 1, 3)):
+        np.testing.assert_allclose(np.asarray(tta(np.ascontiguousarray(turned), training=False)), got,
+                                   atol=1e-5)
+    plain = np.asarray(model(x, training=False))
+    # it is not the plain model (compared in log space: an untrained model's softmax saturates)
+    assert np.abs(np.log(plain + 1e-30) - np.log(got + 1e-30)).max() > 0.1
