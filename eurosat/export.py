@@ -131,33 +131,70 @@ def parity(model: keras.Model, tflite_path: Path, images: np.ndarray) -> dict:
     }
 
 
+def _top1(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(np.asarray(images, np.float32), verbose=0, batch_size=128)).argmax(1)
+
+
 def export_tflite(
     model: keras.Model,
     out_dir: str | Path,
-    representative: np.ndarray,
+    representative: np.ndarray | list[np.ndarray],
     check_images: np.ndarray,
     kinds: tuple[str, ...] = KINDS,
+    select_images: np.ndarray | None = None,
 ) -> dict[str, dict]:
     """Write the TFLite files of ``kinds`` into ``out_dir`` and check each against Keras.
 
+    Args:
+        model: the Keras model to convert.
+        out_dir: folder for the files.
+        representative: int8 calibration images (float (N, 64, 64, 3), 0-255), or a list of
+            candidate sets: full-int8 accuracy depends on which images fix the activation ranges
+            (min/max calibration), so each candidate is converted and the one whose int8 model
+            agrees most with the float model on ``select_images`` (validation images, never the
+            test split) is kept.
+        check_images: images of the parity check written into the result.
+        kinds: which of :data:`KINDS` to write.
+        select_images: images that choose among calibration candidates.
+
     Returns:
-        ``{kind: {"path", "size_bytes", "parity": {...}}}``.
+        ``{kind: {"path", "size_bytes", "parity": {...}}}``; int8 also gets ``"calibration"``.
 
     Raises:
         RuntimeError: an exported file disagrees grossly with Keras (e.g. lost weights).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    candidates = representative if isinstance(representative, list) else [representative]
+    if len(candidates) > 1 and select_images is None:
+        raise ValueError("several calibration candidates need select_images to choose among them")
     result: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / "saved_model"
         model.export(str(saved), format="tf_saved_model", verbose=False)
         for kind in kinds:
             path = out_dir / FILENAMES[kind]
-            path.write_bytes(convert(saved, kind, representative))
+            calibration = None
+            if kind == "int8" and len(candidates) > 1:
+                reference = _top1(model, select_images)
+                scores = []
+                for rep in candidates:
+                    path.write_bytes(convert(saved, kind, rep))
+                    pred = TFLiteClassifier(path, batch_size=128).predict(select_images).argmax(1)
+                    scores.append(round(float(np.mean(pred == reference)), 5))
+                    if scores[-1] == max(scores):
+                        best = path.read_bytes()
+                path.write_bytes(best)
+                calibration = {"candidates": len(candidates), "images_each": len(candidates[0]),
+                               "agreement_with_float_on_selection_images": scores,
+                               "chosen": int(np.argmax(scores)), "selection_images": len(select_images)}
+            else:
+                path.write_bytes(convert(saved, kind, candidates[0]))
             check = parity(model, path, check_images)
             if not check["finite"] or check["mean_abs_prob_diff"] > 0.05:
                 raise RuntimeError(f"{path.name} does not reproduce the Keras model ({check}): "
                                    "the export is broken")
             result[kind] = {"path": str(path), "size_bytes": path.stat().st_size, "parity": check}
+            if calibration:
+                result[kind]["calibration"] = calibration
     return result

@@ -39,6 +39,10 @@ STATUS_FILE = "status.json"
 METRICS_LOG = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 CONFIG_FILE = "config.json"
+#: Full-int8 calibration: candidate sets of training images; the one whose int8 model agrees most
+#: with the float model on the validation split is kept (min/max calibration is sensitive to them).
+CALIBRATION_CANDIDATES = 4
+CALIBRATION_IMAGES = 500
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -255,7 +259,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
         print("stopped on request; checkpoint and metrics kept", flush=True)
         return status
 
-    return finish_run(run_dir, cfg, status, x_train, x_test, y_test)
+    return finish_run(run_dir, cfg, status, x_train, x_val, x_test, y_test)
 
 
 def _epoch_log(run_dir: Path) -> list[dict]:
@@ -265,8 +269,8 @@ def _epoch_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarray, x_test: np.ndarray,
-               y_test: np.ndarray) -> dict:
+def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarray, x_val: np.ndarray,
+               x_test: np.ndarray, y_test: np.ndarray) -> dict:
     """Test and export the run's ``best.keras``; write ``results.json`` and the final status.
 
     The shipped ``.keras`` is saved with float16-stored weights (:func:`save_keras_compact`) and
@@ -311,8 +315,10 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     if cfg.export:
         write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "exporting"})
         rng = np.random.default_rng(cfg.seed)
-        rep = x_train[rng.choice(len(x_train), size=min(500, len(x_train)), replace=False)]
-        exported = export_tflite(exported_model, run_dir, rep.astype(np.float32), x_test[:512])
+        n_rep = min(CALIBRATION_IMAGES, len(x_train))
+        candidates = [x_train[rng.choice(len(x_train), size=n_rep, replace=False)].astype(np.float32)
+                      for _ in range(CALIBRATION_CANDIDATES)]
+        exported = export_tflite(exported_model, run_dir, candidates, x_test[:512], select_images=x_val)
         for kind, info in exported.items():
             results["files"][kind] = info
             pred = tflite_predictions(Path(info["path"]), x_test)
@@ -338,11 +344,12 @@ def finalize(run_dir: Path) -> dict:
     split = read_split(Path(cfg.split))
     source = ImageSource(cfg.data)
     x_train, _ = source.load(take_fraction(split["train"], cfg.subset))
+    x_val, _ = source.load(take_fraction(split["val"], cfg.subset))
     x_test, y_test = source.load(take_fraction(split["test"], cfg.subset))
     old = json.loads((run_dir / STATUS_FILE).read_text()) if (run_dir / STATUS_FILE).exists() else {}
     status = {k: old[k] for k in ("started", "epoch", "epochs", "train_time_s") if k in old}
     status.update(pid=os.getpid(), updated=time.time())
-    return finish_run(run_dir, cfg, status, x_train, x_test, y_test)
+    return finish_run(run_dir, cfg, status, x_train, x_val, x_test, y_test)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:

@@ -72,6 +72,10 @@ def test_exported_tflite_honours_the_contract(tiny_run):
     assert results["files"]["float32"]["parity"]["max_abs_prob_diff"] < 1e-4
     assert results["files"]["dynamic"]["size_bytes"] < 2_000_000
     assert results["files"]["int8"]["size_bytes"] < 2_000_000
+    calib = results["files"]["int8"]["calibration"]  # chosen among candidates on the validation split
+    scores = calib["agreement_with_float_on_selection_images"]
+    assert calib["candidates"] == len(scores) > 1 and calib["selection_images"] == 10
+    assert scores[calib["chosen"]] == max(scores)
 
 
 def test_missing_data_is_one_clear_message(tmp_path, capsys):
