@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models-dir", default=None, help="folder with the three model files (default: models/)")
     p.add_argument("--data", default=str(config.eurosat_zip()), help="EuroSAT_RGB.zip or folder")
-    p.add_argument("--limit", type=float, default=1.0, help="fraction of every class of the test split")
+    p.add_argument("--limit", type=float, default=1.0, help="fraction of every class of the subset")
+    p.add_argument("--subset", choices=("train", "val", "test"), default="test", help="subset of the split")
     a = p.parse_args(argv)
 
     info = shipped_model()
@@ -93,13 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     from eurosat.errors import DataNotFoundError
 
     try:
-        test = take_fraction(read_split(config.SPLIT_FILE)["test"], a.limit)
+        test = take_fraction(read_split(config.SPLIT_FILE)[a.subset], a.limit)
         x, y = ImageSource(a.data).load(test)
     except DataNotFoundError as exc:
         print(f"error: {exc}")
         return 2
     rows = compare(info, x, y)
-    print(f"Test split: {len(y)} images ({config.SPLIT_FILE.name}); models: {info.directory}\n")
+    print(f"{a.subset} subset: {len(y)} images ({config.SPLIT_FILE.name}); models: {info.directory}\n")
     print("| file | test accuracy | top-1 agreement with the reference | max abs prob diff | seconds |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for r in rows:

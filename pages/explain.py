@@ -78,11 +78,11 @@ class_options = {f"{CLASS_NAMES[c]} — {probs[c]:.1%}{' (predicted)' * (c == pr
 cls = class_options[c2.selectbox("Class to explain", list(class_options))]
 opacity = c3.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="explain_opacity")
 
-if method == "scorecam":
+if method != "gradcam":
     st.warning(
-        "Score-CAM is experimental here: on test tiles made of half Forest and half SeaLake it put "
-        "most of the Forest evidence on the water half, where Grad-CAM did not "
-        "(`benchmarks/gradcam_evidence.py`). Prefer Grad-CAM."
+        f"{METHODS[method]} is shown for comparison: on test tiles made of half Forest and half SeaLake "
+        "it put most of the Forest evidence on the water half, where Grad-CAM put it on the "
+        "forest half (`benchmarks/gradcam_evidence.py`). Prefer Grad-CAM."
     )
 with st.spinner(f"Computing {METHODS[method]}…"):
     heat = explainer.heatmap(image, cls, method)

@@ -327,4 +327,5 @@ def test_gradcam_points_at_the_evidence_on_real_tiles(eurosat_zip):
         g = np.array(shares[("gradcam", cls)])
         assert g.mean() > 0.7, report
         assert (g > 0.5).sum() >= len(g) - 2, report  # most of the mass on its own half, nearly always
-        assert np.mean(shares[("gradcam++", cls)]) > 0.5, report  # Grad-CAM++ leans the right way
+    # Grad-CAM++ and Score-CAM are not held to this bar: on the shipped model they put most of the
+    # Forest evidence on the water half (benchmarks/gradcam_evidence.py), and the page says so.

@@ -76,9 +76,11 @@ def test_tile_from_the_upload_page(runs_dir, tile):
     classes = at.selectbox[0]
     assert classes.label == "Class to explain" and len(classes.options) == NUM_CLASSES
     assert classes.value.endswith("(predicted)")
+    assert not at.warning  # Grad-CAM: no caveat
     for method in ("gradcam++", "scorecam"):
         at.radio(key="explain_method").set_value(method).run()
         assert not at.exception
+        assert any("Prefer Grad-CAM" in w.value for w in at.warning)
     at.selectbox[0].select_index(NUM_CLASSES - 1).run()  # widgets re-read after every run
     at.slider(key="explain_opacity").set_value(0.8).run()
     assert not at.exception

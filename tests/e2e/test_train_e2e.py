@@ -55,9 +55,9 @@ def test_launch_watch_and_stop_a_tiny_run(app_url, page, eurosat_zip, tmp_path_f
         page.wait_for_timeout(1500)
         page.screenshot(path=str(ARTIFACTS / "train_stopped.png"), full_page=True)
     finally:
-        for run_dir in tmp_path_factory.getbasetemp().glob("e2e_runs*/e2e-tiny"):
+        for run_dir in tmp_path_factory.getbasetemp().glob("e2e_app*/runs/e2e-tiny"):
             if runs.read_run(run_dir).is_active:  # never leave a trainer behind
                 runs.stop_run(run_dir)
-    run = runs.wait_for(next(tmp_path_factory.getbasetemp().glob("e2e_runs*/e2e-tiny")), timeout_s=120)
+    run = runs.wait_for(next(tmp_path_factory.getbasetemp().glob("e2e_app*/runs/e2e-tiny")), timeout_s=120)
     assert run.state == "stopped" and (run.path / "last.keras").is_file()
     assert len(run.metrics) >= 2 and run.metrics[-1].get("partial") is True
