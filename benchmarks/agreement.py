@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = compare(info, x, y)
     print(f"{a.subset} subset: {len(y)} images ({config.SPLIT_FILE.name}); models: {info.directory}\n")
-    print("| file | test accuracy | top-1 agreement with the reference | max abs prob diff | seconds |")
+    print(f"| file | {a.subset} accuracy | top-1 agreement with the reference | max abs Δp | seconds |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
