@@ -93,7 +93,7 @@ def child_export(out_dir: str) -> None:
     from eurosat.explain import load_keras_model
     from eurosat.export import convert, parity
     from eurosat.geo import BandSpec, open_raster
-    from eurosat.model import count_flops
+    from eurosat.model import count_flops, with_tta
     from eurosat.registry import shipped_model
     from eurosat.tiling import grid_shape, read_tiles
 
@@ -102,7 +102,8 @@ def child_export(out_dir: str) -> None:
     gemm = Path(out_dir) / "gemm_float32.tflite"
     gemm.write_bytes(convert(Path(out_dir) / "gemm_saved", "float32"))
     info = shipped_model()
-    model = keras_inference_model(info.keras, info)  # with the shipped files' test-time augmentation
+    base = load_keras_model(info.keras)
+    model = with_tta(base) if tta_views(info) > 1 else base  # as the shipped TFLite files compute
     out = Path(out_dir) / config.TFLITE_FLOAT
     saved = Path(out_dir) / "saved_model"
     model.export(str(saved), format="tf_saved_model", verbose=False)
@@ -112,7 +113,7 @@ def child_export(out_dir: str) -> None:
         rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
         tiles = read_tiles(src, BandSpec(), rr.ravel(), cc.ravel())
     _emit({"path": str(out), "gemm_path": str(gemm), "size_bytes": out.stat().st_size,
-           "flops_per_tile": count_flops(load_keras_model(info.keras)) * tta_views(info),
+           "flops_per_tile": count_flops(base) * tta_views(info),
            "parameters": int(model.count_params()), "parity_vs_keras": parity(model, out, tiles)})
 
 
@@ -307,6 +308,16 @@ def run_child(args: list[str], env: dict | None = None, timeout: float = 1800) -
     return {**json.loads(lines[-1][len("BENCH_JSON "):]), "wall_s": wall}
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate a child process, killing it if it does not exit within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -333,12 +344,7 @@ def server_ready_s(timeout: float = 120) -> dict:
                 time.sleep(0.05)
         return {"error": f"no health answer in {timeout:.0f} s"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -417,12 +423,7 @@ def browser_cold_start(timeout_ms: int = 180_000) -> dict:
         except Exception as exc:  # noqa: BLE001 - a page that changed: report, do not lose the other results
             return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}", "marks": marks}
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
             browser.close()
 
 

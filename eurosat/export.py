@@ -177,14 +177,13 @@ def export_tflite(
             calibration = None
             if kind == "int8" and len(candidates) > 1:
                 reference = _top1(model, select_images)
-                scores = []
+                scores, files = [], []
                 for rep in candidates:
-                    path.write_bytes(convert(saved, kind, rep))
+                    files.append(convert(saved, kind, rep))
+                    path.write_bytes(files[-1])
                     pred = TFLiteClassifier(path, batch_size=128).predict(select_images).argmax(1)
                     scores.append(round(float(np.mean(pred == reference)), 5))
-                    if scores[-1] == max(scores):
-                        best = path.read_bytes()
-                path.write_bytes(best)
+                path.write_bytes(files[int(np.argmax(scores))])
                 calibration = {"candidates": len(candidates), "images_each": len(candidates[0]),
                                "agreement_with_float_on_selection_images": scores,
                                "chosen": int(np.argmax(scores)), "selection_images": len(select_images)}

@@ -51,12 +51,10 @@ def render(metrics: dict) -> str:
         f = files.get(kind, {}) if kind else {}
         name = f"`{f['file']}`" if f else "—"
         size = f"{f['size_bytes'] / 1e6:.2f} MB" if f else "—"
-        agree = t.get("agreement_with_keras", 1.0 if key in ("keras", "keras_tta") and not tta else None)
-        if key == "keras_tta":
-            agree = 1.0
-        elif key == "keras" and tta:
-            agree = None
-        plain = t.get("agreement_with_plain_keras", 1.0 if key == "keras" else None)
+        # the reference of the agreement column is Keras + TTA when the files have TTA, else Keras
+        reference = "keras_tta" if tta else "keras"
+        agree = 1.0 if key == reference else t.get("agreement_with_keras")
+        plain = 1.0 if key == "keras" else t.get("agreement_with_plain_keras")
         cells = [label, name, size, f"{t['accuracy']:.2%} ({t['n']} images)", f"{t['macro_f1']:.4f}",
                  "—" if agree is None else f"{agree:.2%}"]
         if tta:

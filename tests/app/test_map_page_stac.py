@@ -15,8 +15,8 @@ from eurosat import config
 from eurosat.sources import Imagery
 from eurosat.tiling import AreaResult
 from eurosat.ui import map_helpers as mh
-from eurosat.ui.state import MAP_DRAWING, MAP_IMAGERY, MAP_RESULT
-from tests.app.test_map_page import rectangle
+from eurosat.ui.state import MAP_IMAGERY, MAP_RESULT
+from tests.app.test_map_page import draw
 from tests.stac_server import EAST, WEST, StacServer, build_catalogue, closed_port_url
 
 ACROSS = (12.55, 52.47, 12.65, 52.51)
@@ -45,13 +45,6 @@ def open_stac_page(url: str, max_cloud: int = 50) -> AppTest:
     next(t for t in at.text_input if t.label.startswith("Collections")).set_value("s2-l1c")
     at.date_input(key="map_w_stac_dates").set_value((dt.date(2017, 1, 1), dt.date(2023, 12, 31)))
     at.slider(key="map_w_stac_cloud").set_value(max_cloud)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def draw(at: AppTest, bbox) -> AppTest:
-    at.session_state[MAP_DRAWING] = {"last_active_drawing": rectangle(*bbox)}
     at.run()
     assert not at.exception, at.exception
     return at
