@@ -56,6 +56,8 @@ MODEL_BASENAME = "eurosat_resnet_light"
 TFLITE_DYNAMIC = f"{MODEL_BASENAME}.tflite"
 TFLITE_INT8 = f"{MODEL_BASENAME}_int8.tflite"
 TFLITE_FLOAT = f"{MODEL_BASENAME}_float32.tflite"
+#: The optional "8 views, slower" file: the 8 flips/rotations of each tile averaged inside it.
+TFLITE_TTA = f"{MODEL_BASENAME}_tta.tflite"
 KERAS_FILE = f"{MODEL_BASENAME}.keras"
 METRICS_FILE = "metrics.json"
 
@@ -80,7 +82,12 @@ class TrainConfig:
     filters: int = 32
     export: bool = True  # write TFLite models and their test metrics at the end
     init_from: str | None = None  # start from this .keras model's weights (fine-tuning), not at random
-    tta: bool = True  # exported TFLite files average the 8 flips/rotations of each tile
+    tta: bool = True  # also export an "8 views, slower" TFLite file (averages the 8 flips/rotations)
+    teacher: str | None = None  # distil from this .tflite model's probabilities (offline soft targets)
+    distill_weight: float = 0.7  # share of the teacher's probabilities in each training target
+    outlier_fraction: float = 0.0  # extra synthetic outliers (clouds, haze, shadow...) with uniform targets
+    ema: bool = False  # exponential moving average of the weights (evaluated and checkpointed)
+    calibrate: bool = True  # fit temperature scaling on the validation split and fold it into the model
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""

@@ -197,3 +197,23 @@ def export_tflite(
             if calibration:
                 result[kind]["calibration"] = calibration
     return result
+
+
+def export_tta_file(tta_model: keras.Model, out_dir: str | Path, check_images: np.ndarray) -> dict:
+    """Write the optional "8 views, slower" dynamic-range file (:data:`config.TFLITE_TTA`).
+
+    ``tta_model`` is :func:`eurosat.model.with_tta` of the shipped model; same contract, 8× the FLOPs.
+
+    Returns:
+        ``{"path", "size_bytes", "parity": {...}}``.
+    """
+    out_dir = Path(out_dir)
+    path = out_dir / config.TFLITE_TTA
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "saved_model"
+        tta_model.export(str(saved), format="tf_saved_model", verbose=False)
+        path.write_bytes(convert(saved, "dynamic"))
+    check = parity(tta_model, path, check_images)
+    if not check["finite"] or check["mean_abs_prob_diff"] > 0.05:
+        raise RuntimeError(f"{path.name} does not reproduce the Keras model ({check}): the export is broken")
+    return {"path": str(path), "size_bytes": path.stat().st_size, "parity": check}

@@ -43,6 +43,8 @@ CONFIG_FILE = "config.json"
 #: with the float model on the validation split is kept (min/max calibration is sensitive to them).
 CALIBRATION_CANDIDATES = 4
 CALIBRATION_IMAGES = 500
+#: Weight averaging (``--ema``): momentum per step (~1,000-step window, about 3 epochs).
+EMA_MOMENTUM = 0.999
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -122,8 +124,10 @@ def _make_callbacks(run_dir: Path, cfg: TrainConfig, steps: int, start_epoch: in
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
 
+    ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema else []
     return [
         Progress(),
+        *ema,  # before the checkpoints: they (and validation) see the averaged weights
         keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras"), save_best_only=False),
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy",
                                         mode="max", save_best_only=True),
@@ -148,7 +152,8 @@ def _compile(model, cfg: TrainConfig, total_steps: int, warmup_steps: int) -> No
         warmup_target=cfg.learning_rate,
         warmup_steps=warmup_steps,
     )
-    opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
+    opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay,
+                                 use_ema=cfg.ema, ema_momentum=EMA_MOMENTUM)
     opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     model.compile(
         optimizer=opt,
@@ -173,6 +178,36 @@ def _one_hot_dataset(ds):
     import tensorflow as tf
 
     return ds.map(lambda x, y: (x, tf.one_hot(y, NUM_CLASSES)))
+
+
+def training_targets(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Training images and soft targets (N, 10): one-hot labels, the teacher's mix, outliers.
+
+    * ``cfg.teacher`` (a ``.tflite`` file honouring the contract): target =
+      ``distill_weight`` × teacher probabilities + the rest × one-hot (Hinton-style distillation at
+      temperature 1, soft targets computed once, offline). With an "8 views" teacher its output is
+      invariant to the flips/rotations of the augmentation, so the offline target stays exact for them.
+    * ``cfg.outlier_fraction``: that many extra synthetic outliers (:mod:`eurosat.synthetic`:
+      clouds, haze, shadow, no data, noise, flat colour) with the uniform target (outlier exposure,
+      Hendrycks et al. 2019): the model learns to say "none of these" with a low top-1 probability.
+    """
+    targets = np.eye(NUM_CLASSES, dtype=np.float32)[y_train]
+    if cfg.teacher:
+        from eurosat.inference import TFLiteClassifier
+
+        teacher = TFLiteClassifier(cfg.teacher, batch_size=128).predict(x_train).astype(np.float32)
+        print(f"teacher {cfg.teacher}: top-1 agrees with the labels on "
+              f"{np.mean(teacher.argmax(1) == y_train):.4f} of the training images", flush=True)
+        targets = cfg.distill_weight * teacher + (1.0 - cfg.distill_weight) * targets
+    n_out = int(round(cfg.outlier_fraction * len(x_train)))
+    if n_out:
+        from eurosat.synthetic import outlier_tiles
+
+        x_out, _ = outlier_tiles(x_train, n_out, seed=cfg.seed)
+        x_train = np.concatenate([x_train, x_out])
+        targets = np.concatenate([targets, np.full((n_out, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32)])
+        print(f"outlier exposure: {n_out} synthetic outlier tiles with uniform targets", flush=True)
+    return x_train, targets
 
 
 def keras_predictions(model, x: np.ndarray) -> np.ndarray:
@@ -222,10 +257,11 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     x_test, y_test = source.load(subsets["test"])
     print(f"data: train {len(x_train)}, val {len(x_val)}, test {len(x_test)} images", flush=True)
 
-    train_ds = _one_hot_dataset(make_dataset(x_train, y_train, cfg.batch_size, True, cfg.augment,
-                                             cfg.seed))
+    x_fit, targets = training_targets(x_train, y_train, cfg)
+    train_ds = make_dataset(x_fit, targets, cfg.batch_size, True, cfg.augment, cfg.seed)
     val_ds = _one_hot_dataset(make_dataset(x_val, y_val, 256, False))
-    steps = int(np.ceil(len(x_train) / cfg.batch_size))
+    steps = int(np.ceil(len(x_fit) / cfg.batch_size))
+    del x_fit
 
     start_epoch = _completed_epochs(run_dir) if resume else 0
     if resume and (run_dir / "last.keras").exists():
@@ -259,7 +295,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
         print("stopped on request; checkpoint and metrics kept", flush=True)
         return status
 
-    return finish_run(run_dir, cfg, status, x_train, x_val, x_test, y_test)
+    return finish_run(run_dir, cfg, status, x_train, x_val, y_val, x_test, y_test)
 
 
 def _epoch_log(run_dir: Path) -> list[dict]:
@@ -269,9 +305,35 @@ def _epoch_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _calibrate(model, cfg: TrainConfig, x_val: np.ndarray, y_val: np.ndarray, x_test: np.ndarray,
+               y_test: np.ndarray) -> tuple[object, dict]:
+    """Fit temperature scaling on the validation split; fold it into the model when ``cfg.calibrate``.
+
+    Returns the (calibrated) model and a report: the temperature, and ECE/NLL/reliability bins on
+    validation and test before and after.
+    """
+    from eurosat.calibration import apply_temperature, calibration_report, fit_temperature, fold_temperature
+
+    p_val = model.predict(x_val.astype(np.float32), batch_size=256, verbose=0)
+    p_test = model.predict(x_test.astype(np.float32), batch_size=256, verbose=0)
+    temperature = fit_temperature(p_val, y_val) if cfg.calibrate else 1.0
+    report = {
+        "temperature": round(temperature, 5), "fitted_on": "val", "applied": cfg.calibrate,
+        "val_before": calibration_report(p_val, y_val),
+        "val_after": calibration_report(apply_temperature(p_val, temperature), y_val),
+        "test_before": calibration_report(p_test, y_test),
+        "test_after": calibration_report(apply_temperature(p_test, temperature), y_test),
+    }
+    if cfg.calibrate:
+        model = fold_temperature(model, temperature)
+    print(f"calibration: T = {temperature:.3f}; test ECE {report['test_before']['ece']:.4f} → "
+          f"{report['test_after']['ece']:.4f}", flush=True)
+    return model, report
+
+
 def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarray, x_val: np.ndarray,
-               x_test: np.ndarray, y_test: np.ndarray) -> dict:
-    """Test and export the run's ``best.keras``; write ``results.json`` and the final status.
+               y_val: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> dict:
+    """Calibrate, test and export the run's ``best.keras``; write ``results.json`` and the status.
 
     The shipped ``.keras`` is saved with float16-stored weights (:func:`save_keras_compact`) and
     reloaded: every test figure and every TFLite export is made from the weights that ship.
@@ -281,13 +343,14 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     import keras
     import tensorflow as tf
 
-    from eurosat.export import export_tflite, save_keras_compact
+    from eurosat.export import export_tflite, export_tta_file, save_keras_compact
     from eurosat.model import TTA_VIEWS, count_flops, with_tta
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
-    keras_file = save_keras_compact(keras.models.load_model(run_dir / "best.keras"),
-                                    run_dir / config.KERAS_FILE)
-    best = keras.models.load_model(keras_file)  # the weights that ship (float16-stored)
+    best_raw = keras.models.load_model(run_dir / "best.keras")
+    calibrated, calibration = _calibrate(best_raw, cfg, x_val, y_val, x_test, y_test)
+    keras_file = save_keras_compact(calibrated, run_dir / config.KERAS_FILE)
+    best = keras.models.load_model(keras_file)  # the weights that ship (float16-stored, calibrated)
     epochs = _epoch_log(run_dir)
     train_time = round(sum(e.get("epoch_time_s", 0.0) for e in epochs), 1)
     results: dict = {
@@ -303,15 +366,20 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "test": {"keras": classification_report(y_test, plain := keras_predictions(best, x_test))},
         "files": {"keras": {"path": str(keras_file), "size_bytes": keras_file.stat().st_size}},
         "tta": cfg.tta,
+        "calibration": calibration,
+        "distillation": ({"teacher": cfg.teacher, "weight": cfg.distill_weight} if cfg.teacher else None),
+        "outlier_fraction": cfg.outlier_fraction,
+        "ema": cfg.ema,
     }
+    # The default files are single-pass; the "8 views, slower" one is exported beside them.
     exported_model, reference = best, plain
+    results["flops_per_tile_exported"] = results["flops_per_tile"]
     if cfg.tta:
-        exported_model = with_tta(best)
-        reference = keras_predictions(exported_model, x_test)
-        results["test"]["keras_tta"] = classification_report(y_test, reference)
-        results["test"]["keras_tta"]["agreement_with_plain_keras"] = agreement(reference, plain)
+        results["test"]["keras_tta"] = classification_report(
+            y_test, tta_pred := keras_predictions(with_tta(best), x_test))
+        results["test"]["keras_tta"]["agreement_with_plain_keras"] = agreement(tta_pred, plain)
         results["tta_views"] = TTA_VIEWS
-    results["flops_per_tile_exported"] = results["flops_per_tile"] * (TTA_VIEWS if cfg.tta else 1)
+        results["flops_per_tile_tta"] = results["flops_per_tile"] * TTA_VIEWS
     if cfg.export:
         write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "exporting"})
         rng = np.random.default_rng(cfg.seed)
@@ -324,9 +392,13 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
             pred = tflite_predictions(Path(info["path"]), x_test)
             report = classification_report(y_test, pred)
             report["agreement_with_keras"] = agreement(pred, reference)  # the model it was made from
-            if cfg.tta:  # and the plain Keras model, the one Grad-CAM explains
-                report["agreement_with_plain_keras"] = agreement(pred, plain)
             results["test"][f"tflite_{kind}"] = report
+        if cfg.tta:
+            info = export_tta_file(with_tta(best), run_dir, x_test[:256])
+            results["files"]["tta"] = info
+            pred = tflite_predictions(Path(info["path"]), x_test)
+            results["test"]["tflite_tta"] = classification_report(y_test, pred)
+            results["test"]["tflite_tta"]["agreement_with_keras"] = agreement(pred, tta_pred)
     write_json_atomic(run_dir / RESULTS_FILE, results)
     status = {**status, "state": "finished", "updated": time.time(),
               "test_accuracy": results["test"]["keras"]["accuracy"]}
@@ -344,12 +416,12 @@ def finalize(run_dir: Path) -> dict:
     split = read_split(Path(cfg.split))
     source = ImageSource(cfg.data)
     x_train, _ = source.load(take_fraction(split["train"], cfg.subset))
-    x_val, _ = source.load(take_fraction(split["val"], cfg.subset))
+    x_val, y_val = source.load(take_fraction(split["val"], cfg.subset))
     x_test, y_test = source.load(take_fraction(split["test"], cfg.subset))
     old = json.loads((run_dir / STATUS_FILE).read_text()) if (run_dir / STATUS_FILE).exists() else {}
     status = {k: old[k] for k in ("started", "epoch", "epochs", "train_time_s") if k in old}
     status.update(pid=os.getpid(), updated=time.time())
-    return finish_run(run_dir, cfg, status, x_train, x_val, x_test, y_test)
+    return finish_run(run_dir, cfg, status, x_train, x_val, y_val, x_test, y_test)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
@@ -372,7 +444,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-export", action="store_true", help="skip the TFLite export")
     p.add_argument("--no-tta", action="store_true",
-                   help="export the plain model (default: TFLite files average the 8 flips/rotations)")
+                   help='do not export the "8 views, slower" file (the default files are single-pass)')
+    p.add_argument("--teacher", default=None,
+                   help="distil from this .tflite model (soft targets, e.g. an 8-view file)")
+    p.add_argument("--distill-weight", type=float, default=d.distill_weight,
+                   help="share of the teacher's probabilities in each target (with --teacher)")
+    p.add_argument("--outlier-fraction", type=float, default=d.outlier_fraction,
+                   help="extra synthetic cloud/haze/shadow/no-data tiles with uniform targets, as a "
+                        "fraction of the training images (outlier exposure)")
+    p.add_argument("--ema", action="store_true", help="average the weights (EMA) for validation and export")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="do not fold the validation-fitted temperature into the model")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.add_argument("--finalize", action="store_true",
                    help="only test and export the run's best.keras again (no training)")
@@ -381,9 +463,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       learning_rate=a.lr, weight_decay=a.weight_decay,
                       label_smoothing=a.label_smoothing, augment=not a.no_augment,
                       subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export,
-                      warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta)
+                      warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta,
+                      teacher=a.teacher, distill_weight=a.distill_weight,
+                      outlier_fraction=a.outlier_fraction, ema=a.ema, calibrate=not a.no_calibrate)
     if not 0 < cfg.subset <= 1:
         p.error("--subset must be in (0, 1]")
+    if not 0 <= cfg.distill_weight <= 1 or not 0 <= cfg.outlier_fraction <= 1:
+        p.error("--distill-weight and --outlier-fraction must be in [0, 1]")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         p.error("--epochs and --batch-size must be positive")
     return cfg, a.resume, a.finalize
