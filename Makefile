@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test test-fast chromium setup lint bench clean
+.PHONY: run test test-fast chromium setup lint typecheck bench clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,7 @@ chromium:
 run: setup
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true
 
-test: setup chromium
+test: setup chromium lint typecheck
 	$(PY) -m pytest
 
 test-fast: setup
@@ -32,6 +32,10 @@ test-fast: setup
 
 lint: setup
 	$(PY) -m ruff check eurosat pages tests benchmarks streamlit_app.py
+
+# Type check of the library (configuration in pyproject.toml [tool.mypy]).
+typecheck: setup
+	$(PY) -m mypy
 
 BENCH_REPEATS ?= 7
 bench: setup

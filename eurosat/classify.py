@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
     info = inspect_scene(scene)
     default = info.default_spec()
     spec = BandSpec(
-        tuple(args.bands) if args.bands else default.bands,  # type: ignore[arg-type]
+        tuple(args.bands) if args.bands else default.bands,
         default.offset if args.offset is None else (args.offset and info.is_dn),
     )
     model = args.model or (active_model().tflite_int8 if args.int8 else active_model().tflite)

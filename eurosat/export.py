@@ -175,7 +175,7 @@ def export_tflite(
         for kind in kinds:
             path = out_dir / FILENAMES[kind]
             calibration = None
-            if kind == "int8" and len(candidates) > 1:
+            if kind == "int8" and len(candidates) > 1 and select_images is not None:
                 reference = _top1(model, select_images)
                 scores, files = [], []
                 for rep in candidates:

@@ -253,7 +253,7 @@ def inspect_scene(path: str | Path) -> SceneInfo:
             dtype=src.dtypes[0],
             crs_wkt=src.crs.to_wkt(),
             crs_name=src.crs.to_string() if src.crs.to_epsg() else src.crs.to_wkt()[:40],
-            transform=tuple(src.transform)[:6],  # type: ignore[arg-type]
+            transform=tuple(src.transform)[:6],
             bounds_lonlat=lonlat_bounds(src),
             descriptions=descriptions,
             default_bands=default_rgb_bands(src.descriptions, src.colorinterp),

@@ -325,9 +325,8 @@ def _decode_with_pillow(data: bytes, name: str) -> DecodedImage:
                 if getattr(im, "n_frames", 1) > 1:
                     notes.append("Animated or multi-page image: only the first frame is used.")
                 im.load()
-                if fmt in ("JPEG", "MPO"):
-                    im = ImageOps.exif_transpose(im)
-                arr = _pillow_to_rgb(im, notes)
+                frame: Image.Image = ImageOps.exif_transpose(im) if fmt in ("JPEG", "MPO") else im
+                arr = _pillow_to_rgb(frame, notes)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

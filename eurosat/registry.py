@@ -38,6 +38,12 @@ class ModelInfo:
         return self.directory / config.TFLITE_INT8
 
     @property
+    def tflite_tta(self) -> Path | None:
+        """The optional "8 views, slower" TFLite file, when this model set has one."""
+        path = self.directory / config.TFLITE_TTA
+        return path if path.is_file() else None
+
+    @property
     def keras(self) -> Path:
         """Keras model (Grad-CAM, retraining)."""
         return self.directory / config.KERAS_FILE
@@ -113,6 +119,8 @@ def copy_run_models(run_dir: Path, dest: Path) -> Path:
     if missing:
         raise TrainingError(f"Run '{run_dir.name}' is not finished and exported: missing {missing}.")
     dest.mkdir(parents=True, exist_ok=True)
+    if (run_dir / config.TFLITE_TTA).is_file():  # the optional "8 views" file travels too
+        names = (*names, config.TFLITE_TTA)
     for n in names:
         tmp = dest / f".{n}.tmp"
         shutil.copyfile(run_dir / n, tmp)

@@ -25,6 +25,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from eurosat.config import TrainConfig
 from eurosat.data import ImageSource, make_dataset, read_split, take_fraction
 from eurosat.errors import EuroSATError
 from eurosat.metrics import classification_report
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
 
 STATUS_FILE = "status.json"
 METRICS_LOG = "metrics.jsonl"
@@ -180,7 +184,8 @@ def _one_hot_dataset(ds):
     return ds.map(lambda x, y: (x, tf.one_hot(y, NUM_CLASSES)))
 
 
-def training_targets(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+def training_targets(x_train: np.ndarray, y_train: np.ndarray,
+                     cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """Training images and soft targets (N, 10): one-hot labels, the teacher's mix, outliers.
 
     * ``cfg.teacher`` (a ``.tflite`` file honouring the contract): target =
@@ -287,7 +292,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     )
     train_time = time.time() - t0
     done = _completed_epochs(run_dir)
-    status = {"pid": os.getpid(), "started": started, "updated": time.time(), "epoch": done,
+    status: dict = {"pid": os.getpid(), "started": started, "updated": time.time(), "epoch": done,
               "epochs": cfg.epochs, "train_time_s": round(train_time, 1)}
     if stop.requested:
         status["state"] = "stopped"
@@ -306,7 +311,7 @@ def _epoch_log(run_dir: Path) -> list[dict]:
 
 
 def _calibrate(model, cfg: TrainConfig, x_val: np.ndarray, y_val: np.ndarray, x_test: np.ndarray,
-               y_test: np.ndarray) -> tuple[object, dict]:
+               y_test: np.ndarray) -> tuple[keras.Model, dict]:
     """Fit temperature scaling on the validation split; fold it into the model when ``cfg.calibrate``.
 
     Returns the (calibrated) model and a report: the temperature, and ECE/NLL/reliability bins on
@@ -317,7 +322,7 @@ def _calibrate(model, cfg: TrainConfig, x_val: np.ndarray, y_val: np.ndarray, x_
     p_val = model.predict(x_val.astype(np.float32), batch_size=256, verbose=0)
     p_test = model.predict(x_test.astype(np.float32), batch_size=256, verbose=0)
     temperature = fit_temperature(p_val, y_val) if cfg.calibrate else 1.0
-    report = {
+    report: dict = {
         "temperature": round(temperature, 5), "fitted_on": "val", "applied": cfg.calibrate,
         "val_before": calibration_report(p_val, y_val),
         "val_after": calibration_report(apply_temperature(p_val, temperature), y_val),

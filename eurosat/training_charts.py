@@ -20,10 +20,17 @@ VAL_COLOR = "#ff7f0e"
 #: results.json test keys -> what the page calls them
 MODEL_LABELS: dict[str, str] = {
     "keras": "Keras (float32)",
+    "keras_tta": "Keras, 8 views",
     "tflite_dynamic": "TFLite dynamic-range (used by the app)",
     "tflite_int8": "TFLite full int8",
     "tflite_float32": "TFLite float32",
+    "tflite_tta": "TFLite, 8 views (slower)",
 }
+
+
+def model_label(key: str) -> str:
+    """What the page calls a ``results["test"]`` key; an unknown key (a newer trainer's) is shown as is."""
+    return MODEL_LABELS.get(key, key)
 
 
 def _one_two_five(lo: float, hi: float) -> list[float]:

@@ -108,7 +108,7 @@ with right:
     if not models:
         st.caption("No test results: the run did not finish.")
     else:
-        which = st.radio("Test results of", models, format_func=charts.MODEL_LABELS.get, horizontal=True)
+        which = st.radio("Test results of", models, format_func=charts.model_label, horizontal=True)
         report = run.results["test"][which]
         st.markdown(f"**Test accuracy {report['accuracy']:.2%}** on {report.get('n', '?')} images "
                     f"(macro F1 {report.get('macro_f1', 0):.3f})")
