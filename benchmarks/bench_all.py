@@ -111,7 +111,7 @@ def child_export(out_dir: str) -> None:
     with open_raster(config.default_scene()) as src:
         n_rows, n_cols = grid_shape(src.height, src.width)
         rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
-        tiles = read_tiles(src, BandSpec(), rr.ravel(), cc.ravel())
+        tiles = read_tiles(src, BandSpec(), rr.ravel(), cc.ravel())[0]
     _emit({"path": str(out), "gemm_path": str(gemm), "size_bytes": out.stat().st_size,
            "flops_per_tile": count_flops(base) * tta_views(info),
            "parameters": int(model.count_params()), "parity_vs_keras": parity(model, out, tiles)})
@@ -217,7 +217,7 @@ def child_measure(kind: str, path: str, threads: int, repeats: int, gemm: str = 
 
         def read_only():
             strips = iter_strips(rows, strip)
-            return np.concatenate([read_tiles(src, BandSpec(), rows[i], cols[i]) for i in strips])
+            return np.concatenate([read_tiles(src, BandSpec(), rows[i], cols[i])[0] for i in strips])
 
         tiles = read_only()
         t_read = _times(read_only, repeats)

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def read_only() -> np.ndarray:
             strips = iter_strips(rows, strip)
-            return np.concatenate([read_tiles(src, BandSpec(), rows[i], cols[i]) for i in strips])
+            return np.concatenate([read_tiles(src, BandSpec(), rows[i], cols[i])[0] for i in strips])
 
         tiles = read_only()
         t_read = _time(read_only, args.repeats)

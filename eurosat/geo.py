@@ -36,7 +36,10 @@ from eurosat.errors import GeoError
 
 LONLAT = "EPSG:4326"
 WEB_MERCATOR = "EPSG:3857"
-SUPPORTED_DTYPES: tuple[str, ...] = ("uint8", "uint16")
+SUPPORTED_DTYPES: tuple[str, ...] = ("uint8", "uint16", "int16")
+#: Pixel types read as Sentinel-2 digital numbers (scaled DN·255/2750; int16 negatives clip to 0).
+DN_DTYPES: tuple[str, ...] = ("uint16", "int16")
+_SCL_PATTERN = re.compile(r"\bSCL\b|scene.?classification", re.IGNORECASE)
 #: Ground pixel sizes (m) treated as "Sentinel-2 10 m"; outside this the page warns.
 PIXEL_SIZE_OK_M: tuple[float, float] = (8.0, 12.5)
 
@@ -50,10 +53,13 @@ class BandSpec:
     Attributes:
         bands: 1-based band indexes (red, green, blue).
         offset: subtract 1000 DN before scaling (16-bit files only).
+        scl_band: 1-based band holding the Sentinel-2 L2A scene classification (SCL), or None:
+            then clouds and shadows come from the visible-band tests (:mod:`eurosat.masks`).
     """
 
     bands: tuple[int, int, int] = (1, 2, 3)
     offset: bool = False
+    scl_band: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class SceneInfo:
         path: the file.
         width, height: pixels.
         count: bands.
-        dtype: ``uint8`` or ``uint16``.
+        dtype: ``uint8``, ``uint16`` or ``int16``.
         crs_wkt: the raster CRS as WKT; ``crs_name`` a short name such as ``EPSG:32633``.
         transform: pixel -> CRS affine transform as 6 numbers (a, b, c, d, e, f).
         bounds_lonlat: (west, south, east, north) in degrees, the envelope of the raster.
@@ -98,7 +104,7 @@ class SceneInfo:
     @property
     def is_dn(self) -> bool:
         """16-bit Sentinel-2 digital numbers (scaled), as opposed to 8-bit RGB (used as is)."""
-        return self.dtype == "uint16"
+        return self.dtype in DN_DTYPES
 
     @property
     def name(self) -> str:
@@ -112,7 +118,16 @@ class SceneInfo:
 
     def default_spec(self) -> BandSpec:
         """Band selection and offset as the file suggests them."""
-        return BandSpec(self.default_bands, self.offset_in_file and self.is_dn)
+        return BandSpec(self.default_bands, self.offset_in_file and self.is_dn,
+                        scl_band_from_descriptions(self.descriptions))
+
+
+def scl_band_from_descriptions(descriptions: Sequence[str | None]) -> int | None:
+    """1-based index of the band described as SCL / scene classification, or None."""
+    for i, d in enumerate(descriptions, start=1):
+        if d and _SCL_PATTERN.search(d):
+            return i
+    return None
 
 
 @contextlib.contextmanager
@@ -139,7 +154,7 @@ def open_raster(path: str | Path) -> Iterator[DatasetReader]:
 
 
 def validate(src: DatasetReader) -> None:
-    """Check that a raster is usable: georeferenced, north-up, 3+ bands, uint8 or uint16.
+    """Check that a raster is usable: georeferenced, north-up, 3+ bands, uint8, uint16 or int16.
 
     Raises:
         GeoError: with what is wrong and how to fix it.
@@ -162,7 +177,7 @@ def validate(src: DatasetReader) -> None:
     if dtype not in SUPPORTED_DTYPES or len(set(src.dtypes)) != 1:
         raise GeoError(
             f"'{name}' holds {dtype} pixels; supported are 8-bit RGB (uint8, used as is) and 16-bit "
-            "Sentinel-2 digital numbers (uint16, scaled DN·255/2750)."
+            "Sentinel-2 digital numbers (uint16 or int16, scaled DN·255/2750)."
         )
 
 
@@ -267,6 +282,8 @@ def check_spec(spec: BandSpec, count: int) -> None:
     """Raise :class:`GeoError` unless the bands exist in a ``count``-band file."""
     if len(spec.bands) != 3 or any(not 1 <= b <= count for b in spec.bands):
         raise GeoError(f"Bands {spec.bands} do not exist: the file has bands 1 to {count}.")
+    if spec.scl_band is not None and not 1 <= spec.scl_band <= count:
+        raise GeoError(f"SCL band {spec.scl_band} does not exist: the file has bands 1 to {count}.")
 
 
 def to_eurosat_scale(pixels: np.ndarray, offset: bool = False) -> np.ndarray:
@@ -281,8 +298,8 @@ def to_eurosat_scale(pixels: np.ndarray, offset: bool = False) -> np.ndarray:
     """
     if pixels.dtype == np.uint8:
         return pixels
-    if pixels.dtype != np.uint16:
-        raise GeoError(f"Unsupported pixel type {pixels.dtype}: expected uint8 or uint16.")
+    if pixels.dtype not in (np.uint16, np.int16):
+        raise GeoError(f"Unsupported pixel type {pixels.dtype}: expected uint8, uint16 or int16.")
     return dn_to_eurosat(pixels, BASELINE_04_OFFSET if offset else 0.0)
 
 
@@ -333,6 +350,39 @@ def read_rgb(
         kwargs.update(out_shape=(3, *out_shape), resampling=resampling)
     chw = src.read(list(spec.bands), **kwargs)
     return chw_to_hwc(to_eurosat_scale(chw, spec.offset))
+
+
+@dataclass
+class MaskedRead:
+    """A window read for classification: the pixels and what is known about their validity.
+
+    Attributes:
+        rgb: uint8 (H, W, 3) on the EuroSAT scale; no-data pixels are 0.
+        nodata: bool (H, W): the file's nodata value / mask band / alpha, NaN, all-zero pixels.
+        scl: the SCL band (H, W) when the spec names one, else None.
+    """
+
+    rgb: np.ndarray
+    nodata: np.ndarray
+    scl: np.ndarray | None = None
+
+
+def read_rgb_masked(src: DatasetReader, spec: BandSpec, window: Window) -> MaskedRead:
+    """Read a window as RGB on the EuroSAT scale with its no-data mask (and SCL band, if any).
+
+    A no-data value such as 32767 would scale to bright white (a fake cloud): such pixels are
+    set to 0 in ``rgb`` and flagged in ``nodata``.
+    """
+    from eurosat.masks import nodata_from_raw
+
+    check_spec(spec, src.count)
+    bands = list(spec.bands)
+    raw = src.read(bands, window=window)
+    nodata = nodata_from_raw(raw, np.all(src.read_masks(bands, window=window) > 0, axis=0) * 255)
+    rgb = chw_to_hwc(to_eurosat_scale(raw, spec.offset))
+    rgb[nodata] = 0
+    scl = src.read(spec.scl_band, window=window) if spec.scl_band is not None else None
+    return MaskedRead(rgb, nodata, scl)
 
 
 def bbox_window(src: DatasetReader, bbox: BBox) -> Window:

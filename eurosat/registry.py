@@ -114,7 +114,7 @@ def copy_run_models(run_dir: Path, dest: Path) -> Path:
     from eurosat.errors import TrainingError
 
     run_dir = Path(run_dir)
-    names = (config.TFLITE_DYNAMIC, config.TFLITE_INT8, config.KERAS_FILE)
+    names: tuple[str, ...] = (config.TFLITE_DYNAMIC, config.TFLITE_INT8, config.KERAS_FILE)
     missing = [n for n in (*names, "results.json") if not (run_dir / n).is_file()]
     if missing:
         raise TrainingError(f"Run '{run_dir.name}' is not finished and exported: missing {missing}.")

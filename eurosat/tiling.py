@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -23,8 +23,20 @@ from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from eurosat.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, TILE_SIZE
+from eurosat.decision import (
+    CLOUD_CODE,
+    CLOUD_COLOR,
+    CLOUD_LABEL,
+    UNCERTAIN_CODE,
+    UNCERTAIN_COLOR,
+    UNCERTAIN_LABEL,
+    Thresholds,
+    code_status,
+    tile_codes,
+)
 from eurosat.errors import GeoError
 from eurosat.geo import (
+    DN_DTYPES,
     LONLAT,
     BandSpec,
     BBox,
@@ -33,8 +45,18 @@ from eurosat.geo import (
     default_rgb_bands,
     file_declares_offset,
     open_raster,
-    read_rgb,
+    read_rgb_masked,
+    scl_band_from_descriptions,
     validate,
+)
+from eurosat.masks import (
+    DEFAULT_TESTS,
+    RGBTests,
+    TileQuality,
+    nodata_masks,
+    rgb_masks,
+    scl_masks,
+    tile_quality,
 )
 
 #: Most tiles one drawn area may hold (about 2,050 km² at 10 m); whole scenes above it: use the CLI.
@@ -174,16 +196,23 @@ def _lat_lon_text(lat: float, lon: float) -> str:
 class AreaResult:
     """Classified tiles of an area (or a whole scene), in row-major tile order.
 
+    Every tile has a model answer (``probs``) and a quality (``quality``: clear, cloud, shadow,
+    no-data fractions); ``thresholds`` decide which tiles are shown as land (:attr:`codes`). Change
+    them with :meth:`with_thresholds` (no reclassification).
+
     Attributes:
         tiles: uint8 (N, 64, 64, 3) on the model's 0-255 scale; (0, 64, 64, 3) when made with
             ``keep_tiles=False`` (the command line, to bound memory).
-        probs: float32 (N, 10) class probabilities, :data:`eurosat.classes.CLASS_NAMES` order.
+        probs: float32 (N, 10) calibrated class probabilities, :data:`eurosat.classes.CLASS_NAMES` order.
         rows, cols: int64 (N,) tile indexes in the scene's tile grid.
         footprints: float64 (N, 4, 2) lon/lat corners (ll, lr, ur, ul).
         areas_km2: float64 (N,) geodesic area of each tile.
         crs_wkt: the scene CRS; transform: the scene's pixel transform (6 numbers).
         scene_path: the scene file; bbox: the lon/lat rectangle asked for (None: whole scene).
         spec: bands and offset used.
+        quality: per-tile pixel shares from :mod:`eurosat.masks`.
+        thresholds: the land / cloud / uncertain rule.
+        provenance: model file and hash, calibration, mask source, imagery facts (export tags).
     """
 
     tiles: np.ndarray
@@ -197,16 +226,64 @@ class AreaResult:
     scene_path: str
     bbox: BBox | None = None
     spec: BandSpec = field(default_factory=BandSpec)
+    quality: TileQuality | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.quality is None:
+            self.quality = TileQuality.all_clear(len(self.probs))
+
+    @property
+    def tile_quality(self) -> TileQuality:
+        """The per-tile quality (never None after construction)."""
+        assert self.quality is not None
+        return self.quality
+
+    def with_thresholds(self, thresholds: Thresholds) -> AreaResult:
+        """The same tiles under another land / cloud / uncertain rule."""
+        return replace(self, thresholds=thresholds)
 
     @property
     def n_tiles(self) -> int:
-        """Number of classified tiles."""
+        """Number of tiles read (every status)."""
         return len(self.probs)
 
     @property
     def labels(self) -> np.ndarray:
-        """Predicted class index per tile: int64 (N,)."""
+        """The model's top class index per tile, whatever its status: int64 (N,)."""
         return self.probs.argmax(axis=1)
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Code per tile: class 0-9, 253 cloud / no data, 254 uncertain (:mod:`eurosat.decision`)."""
+        return tile_codes(self.probs, self.tile_quality.clear, self.thresholds)
+
+    @property
+    def status(self) -> np.ndarray:
+        """``land`` / ``cloud`` / ``uncertain`` per tile: object (N,)."""
+        return code_status(self.codes)
+
+    @property
+    def is_land(self) -> np.ndarray:
+        """Tiles shown as a land class: bool (N,)."""
+        return self.codes < NUM_CLASSES
+
+    @property
+    def n_land(self) -> int:
+        """Number of tiles shown as a land class."""
+        return int(self.is_land.sum())
+
+    def status_summary(self) -> pd.DataFrame:
+        """Tiles, share and km² of land / cloud or no data / uncertain (all three rows, in that order)."""
+        codes = self.codes
+        rows = []
+        for label, sel, colour in (("Land (classified)", codes < NUM_CLASSES, "#4c9a2a"),
+                                   (CLOUD_LABEL, codes == CLOUD_CODE, CLOUD_COLOR),
+                                   (UNCERTAIN_LABEL, codes == UNCERTAIN_CODE, UNCERTAIN_COLOR)):
+            rows.append({"status": label, "tiles": int(sel.sum()), "share": sel.sum() / max(1, self.n_tiles),
+                         "area_km2": float(self.areas_km2[sel].sum()), "color": colour})
+        return pd.DataFrame(rows)
 
     @property
     def confidence(self) -> np.ndarray:
@@ -234,14 +311,18 @@ class AreaResult:
         return f"tile r{int(self.rows[i])} c{int(self.cols[i])} ({_lat_lon_text(lat, lon)})"
 
     def summary(self) -> pd.DataFrame:
-        """Per-class tiles, share (0-1) and area (km²) of the classes present, largest first."""
-        labels = self.labels
+        """Per-class tiles, share (0-1) of the **classified land** and area (km²), largest first.
+
+        Cloud / no-data and uncertain tiles are not counted (see :meth:`status_summary`).
+        """
+        land = self.is_land
+        labels = self.labels[land]
         counts = np.bincount(labels, minlength=NUM_CLASSES)
-        area = np.bincount(labels, weights=self.areas_km2, minlength=NUM_CLASSES)
+        area = np.bincount(labels, weights=self.areas_km2[land], minlength=NUM_CLASSES)
         df = pd.DataFrame({
             "class": list(CLASS_NAMES),
             "tiles": counts,
-            "share": counts / max(1, self.n_tiles),
+            "share": counts / max(1, int(land.sum())),
             "area_km2": area,
             "color": [CLASS_COLORS[c] for c in CLASS_NAMES],
         })
@@ -249,19 +330,23 @@ class AreaResult:
         return df.reset_index(drop=True)
 
     @property
-    def dominant_class(self) -> str:
-        """The class of most tiles (ties: the first in CLASS_NAMES order)."""
-        return CLASS_NAMES[int(np.bincount(self.labels, minlength=NUM_CLASSES).argmax())]
+    def dominant_class(self) -> str | None:
+        """The class of most classified land tiles (ties: first in CLASS_NAMES order); None: no land."""
+        land = self.is_land
+        if not land.any():
+            return None
+        return CLASS_NAMES[int(np.bincount(self.labels[land], minlength=NUM_CLASSES).argmax())]
 
     def grid_bounds(self) -> tuple[int, int, int, int]:
         """Half-open tile ranges (r0, r1, c0, c1) enclosing the classified tiles."""
         return int(self.rows.min()), int(self.rows.max()) + 1, int(self.cols.min()), int(self.cols.max()) + 1
 
     def class_grid(self, nodata: int = 255) -> np.ndarray:
-        """uint8 (tile rows, tile cols): class index per tile over :meth:`grid_bounds`, else ``nodata``."""
+        """uint8 (tile rows, tile cols) over :meth:`grid_bounds`: the tile codes (class 0-9, 253
+        cloud / no data, 254 uncertain), ``nodata`` where no tile was classified."""
         r0, r1, c0, c1 = self.grid_bounds()
         grid = np.full((r1 - r0, c1 - c0), nodata, dtype=np.uint8)
-        grid[self.rows - r0, self.cols - c0] = self.labels.astype(np.uint8)
+        grid[self.rows - r0, self.cols - c0] = self.codes
         return grid
 
     def grid_transform(self) -> Affine:
@@ -289,24 +374,37 @@ def iter_strips(rows: np.ndarray, strip_rows: int) -> Iterator[np.ndarray]:
     yield from np.split(np.arange(len(rows)), bounds)
 
 
-def read_tiles(src: DatasetReader, spec: BandSpec, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Read tiles (one window over their rows and columns), on the EuroSAT scale.
+def read_tiles(src: DatasetReader, spec: BandSpec, rows: np.ndarray, cols: np.ndarray,
+               tests: RGBTests | None = DEFAULT_TESTS) -> tuple[np.ndarray, TileQuality]:
+    """Read tiles (one window over their rows and columns), on the EuroSAT scale, with their quality.
+
+    The masks are computed over the whole window read (clouds and their shadows span tiles):
+    from the SCL band when ``spec`` names one, else from the visible-band tests (``tests``; None:
+    no-data only).
 
     Returns:
-        uint8 (N, 64, 64, 3).
+        (uint8 (N, 64, 64, 3), the tiles' :class:`TileQuality`).
     """
     t = TILE_SIZE
     r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
     try:
-        img = read_rgb(src, spec, Window(c0 * t, r0 * t, (c1 - c0) * t, (r1 - r0) * t))
+        read = read_rgb_masked(src, spec, Window(c0 * t, r0 * t, (c1 - c0) * t, (r1 - r0) * t))
     except RasterioIOError as exc:  # a block that cannot be decoded: truncated or damaged file
         detail = exc.__cause__ or exc
         raise GeoError(
             f"'{Path(src.name).name}' could not be read at tile rows {r0}–{r1 - 1}: the file looks damaged "
             f"or truncated ({detail}). Check it with `gdalinfo -checksum`, or export it again."
         ) from exc
+    img = read.rgb
+    if read.scl is not None:
+        masks = scl_masks(read.scl, read.nodata)
+    elif tests is not None:
+        masks = rgb_masks(img, read.nodata, tests)
+    else:
+        masks = nodata_masks(read.nodata)
+    quality = tile_quality(masks, t).take((rows - r0) * (c1 - c0) + (cols - c0))
     grid = img.reshape(r1 - r0, t, c1 - c0, t, 3).swapaxes(1, 2)  # (rows, cols, 64, 64, 3)
-    return np.ascontiguousarray(grid[rows - r0, cols - c0])
+    return np.ascontiguousarray(grid[rows - r0, cols - c0]), quality
 
 
 def classify_tiles(classifier: Classifier, tiles: np.ndarray, batch: int = BATCH_TILES) -> np.ndarray:
@@ -327,8 +425,11 @@ def classify_tiles_at(
     progress: Progress | None = None,
     strip_rows: int | None = None,
     bbox: BBox | None = None,
+    thresholds: Thresholds | None = None,
+    tests: RGBTests | None = DEFAULT_TESTS,
+    provenance: dict | None = None,
 ) -> AreaResult:
-    """Read, tile and classify the given tiles strip by strip (the one path of page and CLI).
+    """Read, tile, mask and classify the given tiles strip by strip (the one path of page and CLI).
 
     Args:
         src: open, validated raster.
@@ -339,11 +440,15 @@ def classify_tiles_at(
         progress: called with (tiles done, tiles in all) after each strip.
         strip_rows: tile rows per read (default: from the file's block height).
         bbox: the rectangle asked for, recorded in the result.
+        thresholds: the land / cloud / uncertain rule (default :class:`Thresholds`).
+        tests: visible-band cloud tests used when the file has no SCL band (None: no-data only).
+        provenance: facts recorded in the result and its exports.
     """
     check_spec(spec, src.count)
     n = len(rows)
     probs = np.empty((n, NUM_CLASSES), dtype=np.float32)
     kept: list[np.ndarray] = []
+    qualities: list[TileQuality] = []
     # Tiles wait in a small buffer so the model gets full batches of BATCH_TILES (a strip of, say,
     # 96 tiles would otherwise be padded to 128); the buffer holds less than BATCH_TILES + one strip.
     pending: list[np.ndarray] = []
@@ -361,7 +466,8 @@ def classify_tiles_at(
         pending = [tiles[k:]] if k < len(tiles) else []
 
     for idx in iter_strips(rows, strip_rows or strip_rows_for(src)):
-        tiles = read_tiles(src, spec, rows[idx], cols[idx])
+        tiles, quality = read_tiles(src, spec, rows[idx], cols[idx], tests)
+        qualities.append(quality)
         if keep_tiles:
             kept.append(tiles)
         pending.append(tiles)
@@ -375,6 +481,9 @@ def classify_tiles_at(
         tiles=tiles_all, probs=probs, rows=rows, cols=cols, footprints=footprints,
         areas_km2=footprint_areas_km2(footprints), crs_wkt=src.crs.to_wkt(),
         transform=tuple(src.transform)[:6], scene_path=str(src.name), bbox=bbox, spec=spec,
+        quality=TileQuality.concat(qualities) if qualities else TileQuality.all_clear(0),
+        thresholds=thresholds or Thresholds(),
+        provenance={**(provenance or {}), "mask_source": qualities[0].source if qualities else "none"},
     )
 
 
@@ -382,7 +491,8 @@ def _spec_for(src: DatasetReader, spec: BandSpec | None) -> BandSpec:
     if spec is not None:
         return spec
     return BandSpec(default_rgb_bands(src.descriptions, src.colorinterp),
-                    src.dtypes[0] == "uint16" and file_declares_offset(src))
+                    src.dtypes[0] in DN_DTYPES and file_declares_offset(src),
+                    scl_band_from_descriptions(src.descriptions))
 
 
 def classify_area(
@@ -393,8 +503,13 @@ def classify_area(
     max_tiles: int = MAX_TILES_PER_AREA,
     keep_tiles: bool = True,
     progress: Progress | None = None,
+    thresholds: Thresholds | None = None,
+    tests: RGBTests | None = DEFAULT_TESTS,
+    provenance: dict | None = None,
 ) -> AreaResult:
     """Classify every whole tile of a scene inside a lon/lat rectangle (west, south, east, north).
+
+    ``thresholds``, ``tests`` and ``provenance`` as in :func:`classify_tiles_at`.
 
     Raises:
         GeoError: bad file, rectangle outside the scene, too small or too large.
@@ -403,7 +518,7 @@ def classify_area(
         validate(src)
         rows, cols = select_area(src, bbox, max_tiles)
         return classify_tiles_at(src, rows, cols, classifier, _spec_for(src, spec), keep_tiles, progress,
-                                 bbox=bbox)
+                                 bbox=bbox, thresholds=thresholds, tests=tests, provenance=provenance)
 
 
 def classify_scene(
@@ -414,11 +529,15 @@ def classify_scene(
     keep_tiles: bool = True,
     progress: Progress | None = None,
     strip_rows: int | None = None,
+    thresholds: Thresholds | None = None,
+    tests: RGBTests | None = DEFAULT_TESTS,
+    provenance: dict | None = None,
 ) -> AreaResult:
     """Classify every whole tile of a scene, strip by strip.
 
     Args:
         max_tiles: refuse scenes with more tiles (the page passes its limit; the CLI None).
+        thresholds, tests, provenance: as in :func:`classify_tiles_at`.
 
     Raises:
         GeoError: bad file, no whole tile, or more than ``max_tiles``.
@@ -436,4 +555,5 @@ def classify_scene(
             )
         rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
         return classify_tiles_at(src, rr.ravel(), cc.ravel(), classifier, _spec_for(src, spec), keep_tiles,
-                                 progress, strip_rows)
+                                 progress, strip_rows, thresholds=thresholds, tests=tests,
+                                 provenance=provenance)

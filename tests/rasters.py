@@ -54,13 +54,14 @@ def _write(path, data, profile, descriptions, tags, band_tags) -> None:
             dst.update_tags(band, **t)
 
 
-def tile_pattern(rows: int, cols: int, tile: int = 64, step: int = 20) -> np.ndarray:
-    """uint8 (3, rows*tile, cols*tile): tile (r, c) has the value ``step * ((r * cols + c) % 10)``.
+def tile_pattern(rows: int, cols: int, tile: int = 64, step: int = 20, base: int = 4) -> np.ndarray:
+    """uint8 (3, rows*tile, cols*tile): tile (r, c) has the value ``base + step * ((r * cols + c) % 10)``.
 
-    With :class:`FakeClassifier` the class of every tile is known from its position.
+    With :class:`FakeClassifier` the class of every tile is known from its position. ``base``
+    keeps class-0 tiles off 0 (an all-zero pixel is no data) and every grey below the cloud tests.
     """
     idx = (np.arange(rows)[:, None] * cols + np.arange(cols)[None, :]) % 10
-    img = np.kron(idx * step, np.ones((tile, tile), dtype=np.int64)).astype(np.uint8)
+    img = np.kron(base + idx * step, np.ones((tile, tile), dtype=np.int64)).astype(np.uint8)
     return np.stack([img, img, img])
 
 

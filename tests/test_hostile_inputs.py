@@ -206,7 +206,7 @@ def geotiff_uploads(tmp) -> list[tuple[str, bytes, str]]:
          "no georeferencing"),
         ("one_band.tif", tif_bytes(tmp, np.zeros((1, 128, 128), np.uint8)), "has 1 band"),
         ("float.tif", tif_bytes(tmp, np.zeros((3, 128, 128), np.float32)), "float32"),
-        ("signed.tif", tif_bytes(tmp, np.zeros((3, 128, 128), np.int16)), "int16"),
+        ("int32.tif", tif_bytes(tmp, np.zeros((3, 128, 128), np.int32)), "int32"),
     ]
 
 

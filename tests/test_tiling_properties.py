@@ -189,7 +189,7 @@ def test_tiles_hold_their_own_pixels_whatever_the_strips(height, width, blocksiz
     expected = np.stack([hwc[T * r:T * r + T, T * c:T * c + T] for r, c in zip(rows, cols, strict=True)])
     transform = Affine(10, 0, 500_000, 0, -10, 5_800_000)
     with MemoryFile() as mem, _dataset(mem, "EPSG:32633", transform, height, width, data, blocksize) as src:
-        np.testing.assert_array_equal(read_tiles(src, BandSpec(), rows, cols), expected)
+        np.testing.assert_array_equal(read_tiles(src, BandSpec(), rows, cols)[0], expected)
         result = classify_tiles_at(src, rows, cols, FakeClassifier(), BandSpec(), strip_rows=strip_rows)
     np.testing.assert_array_equal(result.tiles, expected)
     np.testing.assert_array_equal(result.probs, FakeClassifier().predict(expected))
