@@ -32,8 +32,9 @@ def class_distribution_figure(summary: pd.DataFrame, height: int | None = None) 
     fig.update_layout(
         height=height or 90 + 32 * len(df),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title={"text": "Class distribution (share of tiles, area)", "font": {"size": 14}},
-        xaxis={"title": "share of tiles (%)", "range": [0, 100]},
+        title={"text": "Class distribution of the classified land (share of land tiles, area)",
+               "font": {"size": 14}},
+        xaxis={"title": "share of land tiles (%)", "range": [0, 100]},
         yaxis={"title": None},
         showlegend=False,
     )

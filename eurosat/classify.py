@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from eurosat import exports
+from eurosat.decision import DEFAULT_MIN_CLEAR, Thresholds
 from eurosat.errors import EuroSATError
 from eurosat.geo import BandSpec, BBox, inspect_scene
 from eurosat.stac import DEFAULT_MAX_CLOUD, DEFAULT_TIMEOUT_S
@@ -63,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     offset.add_argument("--offset", dest="offset", action="store_true", default=None,
                         help="16-bit input carries the +1000 DN offset (processing baseline >= 04.00)")
     offset.add_argument("--no-offset", dest="offset", action="store_false", help="16-bit input has no offset")
+    honest = p.add_argument_group("cloud, no data and uncertain tiles (codes 253 and 254)")
+    honest.add_argument("--min-clear", type=float, default=None, metavar="F",
+                        help="a tile needs at least this fraction of clear pixels to be land, else 253 "
+                        f"(default {DEFAULT_MIN_CLEAR:g})")
+    honest.add_argument("--min-probability", type=float, default=None, metavar="P",
+                        help="a tile whose calibrated top-1 probability is lower is 254 uncertain "
+                        "(default: the model's own, chosen on its validation split)")
+    honest.add_argument("--no-cloud-tests", action="store_true",
+                        help="no visible-band cloud/shadow tests (no-data masks and SCL still apply)")
+    honest.add_argument("--scl-band", type=int, metavar="N",
+                        help="1-based band holding the Sentinel-2 L2A SCL classes (default: a band "
+                        "described as SCL)")
     p.add_argument("--model", type=Path, help="a .tflite model (default: the app's active model)")
     p.add_argument("--int8", action="store_true", help="use the full-int8 model of the active model")
     p.add_argument("--threads", type=int, default=2, help="LiteRT CPU threads (default 2)")
@@ -78,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give a SCENE file or --stac URL (one of them)")
     if args.stac and args.bbox is None:
         parser.error("--stac needs --bbox W S E N")
+    for name in ("min_clear", "min_probability"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")
     try:
         return _run(args)
     except EuroSATError as exc:
@@ -93,7 +111,8 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from eurosat.inference import TFLiteClassifier
-    from eurosat.registry import active_model
+    from eurosat.masks import DEFAULT_TESTS
+    from eurosat.registry import active_model, file_sha256
     from eurosat.sources import LocalGeoTIFF, classify_imagery
     from eurosat.tiling import classify_scene
 
@@ -116,13 +135,25 @@ def _run(args: argparse.Namespace) -> int:
     spec = BandSpec(
         tuple(args.bands) if args.bands else default.bands,
         default.offset if args.offset is None else (args.offset and info.is_dn),
+        args.scl_band if args.scl_band is not None else default.scl_band,
     )
-    model = args.model or (active_model().tflite_int8 if args.int8 else active_model().tflite)
+    active = active_model()
+    model = args.model or (active.tflite_int8 if args.int8 else active.tflite)
     clf = TFLiteClassifier(model, num_threads=args.threads)
+    rule = active.thresholds if args.model is None else Thresholds()
+    thresholds = Thresholds(rule.min_clear if args.min_clear is None else args.min_clear,
+                            rule.min_probability if args.min_probability is None else args.min_probability)
+    provenance = active.provenance() if args.model is None else {"model": Path(model).stem,
+                                                                 "model_source": "file"}
+    provenance.update(model_file=Path(model).name, model_sha256=file_sha256(Path(model)),  # --int8 too
+                      cloud_tests="off" if args.no_cloud_tests else "visible-band tests")
+    tests = None if args.no_cloud_tests else DEFAULT_TESTS
     n_rows, n_cols = info.height // 64, info.width // 64
     print(f"{info.name}: {info.width}×{info.height} px, {info.count} bands {info.dtype}, {info.crs_name}, "
           f"{n_rows * n_cols:,} tiles{' (classifying those inside --bbox)' if bbox else ''}; "
-          f"bands {spec.bands}, offset {'-1000 DN' if spec.offset else 'none'}; model {Path(model).name}",
+          f"bands {spec.bands}, offset {'-1000 DN' if spec.offset else 'none'}; model {Path(model).name}; "
+          f"masks {'SCL band ' + str(spec.scl_band) if spec.scl_band else provenance['cloud_tests']}; "
+          f"land needs ≥ {thresholds.min_clear:.0%} clear pixels and p ≥ {thresholds.min_probability:.2f}",
           file=sys.stderr)
     if not info.pixel_size_ok:
         print(f"warning: pixel size is {info.pixel_size_m:.1f} m; the model was trained on 10 m Sentinel-2 "
@@ -135,10 +166,15 @@ def _run(args: argparse.Namespace) -> int:
 
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
             if bbox is None:
-                result = classify_scene(scene, clf, spec, keep_tiles=False, progress=progress)
+                result = classify_scene(scene, clf, spec, keep_tiles=False, progress=progress,
+                                        thresholds=thresholds, tests=tests,
+                                        provenance={"imagery": info.name, **provenance})
             else:
                 imagery = LocalGeoTIFF(scene, spec).fetch(bbox)
-                result = classify_imagery(imagery, bbox, clf, keep_tiles=False, progress=progress)
+                if meta is not None:  # fetched from STAC: its items, dates and offsets
+                    imagery = replace(imagery, meta=meta)
+                result = classify_imagery(imagery, bbox, clf, keep_tiles=False, progress=progress,
+                                          thresholds=thresholds, tests=tests, provenance=provenance)
     seconds = time.perf_counter() - t0
     for suffix_path in (args.out, args.geojson, args.csv):
         if suffix_path is not None:
@@ -149,10 +185,15 @@ def _run(args: argparse.Namespace) -> int:
         written.append(str(exports.write_geojson(result, args.geojson)))
     if args.csv:
         written.append(str(exports.write_csv(result, args.csv)))
+    dominant = result.dominant_class or "none (no tile is clear, confident land)"
     print(f"{result.n_tiles:,} tiles in {seconds:.1f} s ({result.n_tiles / seconds:,.0f} tiles/s); "
-          f"dominant class {result.dominant_class}")
-    print(result.summary().drop(columns="color").to_string(
-        index=False, formatters={"share": "{:.1%}".format, "area_km2": "{:.2f}".format}))
+          f"dominant class of the classified land: {dominant}")
+    status = result.status_summary()
+    print("  ".join(f"{row['status']}: {row['share']:.1%} ({row['tiles']:,} tiles, {row['area_km2']:.2f} km²)"
+                    for _, row in status.iterrows()))
+    if result.n_land:
+        print(result.summary().drop(columns="color").rename(columns={"share": "share_of_land"}).to_string(
+            index=False, formatters={"share_of_land": "{:.1%}".format, "area_km2": "{:.2f}".format}))
     print("wrote " + ", ".join(written))
     print(meta.attribution if meta is not None else info.attribution)
     return 0

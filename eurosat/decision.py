@@ -105,3 +105,13 @@ def choose_min_probability(probs: np.ndarray, labels: np.ndarray,
         "error_all": round(float(wrong.mean()), 5),
         "n": int(len(labels)),
     }
+
+
+def model_thresholds(metrics: dict | None) -> Thresholds:
+    """The default rule of a model: its validation-chosen ``min_probability`` (``metrics.json``
+    ``decision``), else :data:`FALLBACK_MIN_PROBABILITY`; ``min_clear`` :data:`DEFAULT_MIN_CLEAR`."""
+    decision = (metrics or {}).get("decision")
+    value = decision.get("min_probability") if isinstance(decision, dict) else None
+    if isinstance(value, int | float) and 0.0 <= value <= 1.0:
+        return Thresholds(DEFAULT_MIN_CLEAR, float(value))
+    return Thresholds()

@@ -3,11 +3,16 @@
 Each comes as bytes (page downloads) and as a file writer (command line). The GeoJSON and
 CSV writers stream feature by feature, so a large scene never holds its whole text in memory.
 
-* GeoTIFF: one uint8 cell per 64×64 tile, in the scene CRS, cell value = class index into
-  :data:`eurosat.classes.CLASS_NAMES`, ``255`` (nodata) where no tile was classified, with a
-  colour table and ``CLASS_<i>`` tags naming the classes.
+* GeoTIFF: one uint8 cell per 64×64 tile, in the scene CRS: codes **0-9** the class index into
+  :data:`eurosat.classes.CLASS_NAMES`, **253** cloud / no data, **254** uncertain, **255**
+  (nodata) not classified; colour table, ``CLASS_<i>`` / ``CODE_<n>`` tags naming the codes, and
+  provenance tags (model file and SHA-256, calibration temperature, thresholds, mask source,
+  imagery facts).
 * GeoJSON (RFC 7946): EPSG:4326 lon/lat Polygon per tile with properties ``row``, ``col``,
-  ``class``, ``class_index``, ``confidence``, ``area_km2`` and ``p_<Class>`` for each class.
+  ``status`` (land / cloud / uncertain), ``code``, ``class`` (the shown label), ``model_class``
+  (the model's top class, whatever the status), ``class_index``, ``confidence`` (calibrated top-1
+  probability), ``clear_fraction``, ``cloud_fraction``, ``shadow_fraction``, ``nodata_fraction``,
+  ``area_km2`` and ``p_<Class>`` (calibrated) for each class; the provenance as a top-level member.
 * CSV: the same properties plus the tile centre ``lon``, ``lat``.
 """
 
@@ -25,9 +30,18 @@ from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 
 from eurosat.classes import CLASS_COLORS, CLASS_NAMES, hex_to_rgb
+from eurosat.decision import (
+    CLOUD_CODE,
+    CLOUD_COLOR,
+    NOT_CLASSIFIED_CODE,
+    UNCERTAIN_CODE,
+    UNCERTAIN_COLOR,
+    code_label,
+    code_status,
+)
 from eurosat.tiling import AreaResult
 
-NODATA: int = 255
+NODATA: int = NOT_CLASSIFIED_CODE
 PROB_COLUMNS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASS_NAMES)
 _DECIMALS_PROB = 5
 _DECIMALS_COORD = 7
@@ -36,8 +50,23 @@ _DECIMALS_COORD = 7
 def colormap() -> dict[int, tuple[int, int, int, int]]:
     """GeoTIFF colour table: class index -> RGBA, nodata transparent."""
     cmap = {i: (*hex_to_rgb(CLASS_COLORS[c]), 255) for i, c in enumerate(CLASS_NAMES)}
+    cmap[CLOUD_CODE] = (*hex_to_rgb(CLOUD_COLOR), 255)
+    cmap[UNCERTAIN_CODE] = (*hex_to_rgb(UNCERTAIN_COLOR), 255)
     cmap[NODATA] = (0, 0, 0, 0)
     return cmap
+
+
+def provenance_tags(result: AreaResult) -> dict[str, str]:
+    """GeoTIFF tags: the code names and where the map came from (model, calibration, rule, masks)."""
+    tags = {"SOURCE_SCENE": result.scene_name, "TILE_SIZE_PX": "64",
+            **{f"CLASS_{i}": name for i, name in enumerate(CLASS_NAMES)},
+            **{f"CODE_{c}": code_label(c) for c in (CLOUD_CODE, UNCERTAIN_CODE, NODATA)},
+            "MIN_CLEAR_FRACTION": f"{result.thresholds.min_clear:g}",
+            "MIN_PROBABILITY": f"{result.thresholds.min_probability:g}"}
+    for key, value in result.provenance.items():
+        if value is not None and value != "":
+            tags[key.upper()] = str(value)
+    return tags
 
 
 def _geotiff_profile(result: AreaResult) -> dict:
@@ -52,12 +81,9 @@ def _geotiff_profile(result: AreaResult) -> dict:
 def _fill_geotiff(dst: rasterio.io.DatasetWriter, result: AreaResult) -> None:
     dst.write(result.class_grid(NODATA), 1)
     dst.write_colormap(1, colormap())
-    dst.set_band_description(1, "land-cover class index (CLASS_<i> tags); 255 = not classified")
-    dst.update_tags(
-        SOURCE_SCENE=result.scene_name,
-        TILE_SIZE_PX="64",
-        **{f"CLASS_{i}": name for i, name in enumerate(CLASS_NAMES)},
-    )
+    dst.set_band_description(1, "land-cover class 0-9 (CLASS_<i> tags); 253 cloud / no data; "
+                                "254 uncertain; 255 not classified")
+    dst.update_tags(**provenance_tags(result))
 
 
 def write_geotiff(result: AreaResult, path: str | Path) -> Path:
@@ -76,14 +102,30 @@ def geotiff_bytes(result: AreaResult) -> bytes:
         return mem.read()
 
 
-def _properties(result: AreaResult, i: int, labels, conf) -> dict:
-    k = int(labels[i])
+class _Columns:
+    """The per-tile arrays the GeoJSON and CSV rows are made of, computed once per export."""
+
+    def __init__(self, result: AreaResult):
+        self.labels, self.conf, self.codes = result.labels, result.confidence, result.codes
+        self.status = code_status(self.codes)
+        self.quality = result.tile_quality
+
+
+def _properties(result: AreaResult, i: int, cols: _Columns) -> dict:
+    k, q = int(cols.labels[i]), cols.quality
     props = {
         "row": int(result.rows[i]),
         "col": int(result.cols[i]),
-        "class": CLASS_NAMES[k],
+        "status": str(cols.status[i]),
+        "code": int(cols.codes[i]),
+        "class": code_label(int(cols.codes[i])),
+        "model_class": CLASS_NAMES[k],
         "class_index": k,
-        "confidence": round(float(conf[i]), _DECIMALS_PROB),
+        "confidence": round(float(cols.conf[i]), _DECIMALS_PROB),
+        "clear_fraction": round(float(q.clear[i]), 4),
+        "cloud_fraction": round(float(q.cloud[i]), 4),
+        "shadow_fraction": round(float(q.shadow[i]), 4),
+        "nodata_fraction": round(float(q.nodata[i]), 4),
         "area_km2": round(float(result.areas_km2[i]), 6),
     }
     probs = zip(PROB_COLUMNS, result.probs[i], strict=True)
@@ -93,7 +135,7 @@ def _properties(result: AreaResult, i: int, labels, conf) -> dict:
 
 def geojson_features(result: AreaResult) -> Iterator[dict]:
     """One GeoJSON Feature per tile: lon/lat Polygon (counter-clockwise, closed) and properties."""
-    labels, conf = result.labels, result.confidence
+    cols = _Columns(result)
     for i in range(result.n_tiles):
         ring = [[round(float(x), _DECIMALS_COORD), round(float(y), _DECIMALS_COORD)]
                 for x, y in result.footprints[i]]
@@ -101,12 +143,13 @@ def geojson_features(result: AreaResult) -> Iterator[dict]:
         yield {
             "type": "Feature",
             "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": _properties(result, i, labels, conf),
+            "properties": _properties(result, i, cols),
         }
 
 
 def _write_geojson(result: AreaResult, out: IO[str]) -> None:
-    out.write('{"type": "FeatureCollection", "features": [\n')
+    provenance = {k.lower(): v for k, v in provenance_tags(result).items()}
+    out.write('{"type": "FeatureCollection", "provenance": ' + json.dumps(provenance) + ', "features": [\n')
     for i, feature in enumerate(geojson_features(result)):
         out.write((",\n" if i else "") + json.dumps(feature, separators=(",", ":")))
     out.write("\n]}\n")
@@ -127,16 +170,17 @@ def geojson_bytes(result: AreaResult) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-CSV_COLUMNS: tuple[str, ...] = ("row", "col", "lon", "lat", "class", "class_index", "confidence", "area_km2",
-                                *PROB_COLUMNS)
+CSV_COLUMNS: tuple[str, ...] = ("row", "col", "lon", "lat", "status", "code", "class", "model_class",
+                                "class_index", "confidence", "clear_fraction", "cloud_fraction",
+                                "shadow_fraction", "nodata_fraction", "area_km2", *PROB_COLUMNS)
 
 
 def _write_csv(result: AreaResult, out: IO[str]) -> None:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    labels, conf, centers = result.labels, result.confidence, result.centers
+    cols, centers = _Columns(result), result.centers
     for i in range(result.n_tiles):
-        row = _properties(result, i, labels, conf)
+        row = _properties(result, i, cols)
         row["lon"] = round(float(centers[i, 0]), _DECIMALS_COORD)
         row["lat"] = round(float(centers[i, 1]), _DECIMALS_COORD)
         writer.writerow(row)

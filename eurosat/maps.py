@@ -27,6 +27,7 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from eurosat.classes import CLASS_COLORS, CLASS_NAMES
+from eurosat.decision import CLOUD_CODE, CLOUD_COLOR, UNCERTAIN_CODE, UNCERTAIN_COLOR, code_label
 from eurosat.geo import BBox
 from eurosat.tiling import AreaResult
 
@@ -213,18 +214,31 @@ class Legend(MacroElement):
         )
 
 
+def _status_style(code: int) -> tuple[str, str]:
+    """(fill colour, dash pattern) of a tile code: class colour; cloud grey; uncertain hatched-looking."""
+    if code == CLOUD_CODE:
+        return CLOUD_COLOR, ""
+    if code == UNCERTAIN_CODE:
+        return UNCERTAIN_COLOR, "3 3"
+    return CLASS_COLORS[CLASS_NAMES[code]], ""
+
+
 def class_features(result: AreaResult) -> dict:
-    """Light GeoJSON of the class map for display: tile label, class, confidence, colour."""
-    labels, conf = result.labels, result.confidence
+    """Light GeoJSON of the class map for display: tile, shown label, model class, probability,
+    clear fraction, colour."""
+    labels, conf, codes, clear = result.labels, result.confidence, result.codes, result.tile_quality.clear
     features = []
     for i in range(result.n_tiles):
         ring = result.footprints[i].round(7).tolist()
-        name = CLASS_NAMES[int(labels[i])]
+        color, dash = _status_style(int(codes[i]))
         features.append({
             "type": "Feature",
             "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]},
-            "properties": {"tile": f"r{int(result.rows[i])} c{int(result.cols[i])}", "class": name,
-                           "confidence": f"{conf[i]:.0%}", "color": CLASS_COLORS[name]},
+            "properties": {"tile": f"r{int(result.rows[i])} c{int(result.cols[i])}",
+                           "class": code_label(int(codes[i])),
+                           "model": CLASS_NAMES[int(labels[i])],
+                           "confidence": f"{conf[i]:.0%}", "clear": f"{clear[i]:.0%}",
+                           "color": color, "dash": dash},
         })
     return {"type": "FeatureCollection", "features": features}
 
@@ -235,19 +249,28 @@ def result_layer(result: AreaResult, opacity: float = CLASS_OPACITY) -> folium.F
     folium.GeoJson(
         class_features(result),
         name="classes",
-        style_function=lambda f: {"fillColor": f["properties"]["color"], "color": f["properties"]["color"],
-                                  "weight": 0.5, "fillOpacity": opacity, "opacity": 0.8},
+        style_function=lambda f: {
+            "fillColor": f["properties"]["color"],
+            "color": "#555555" if f["properties"]["dash"] else f["properties"]["color"],
+            "dashArray": f["properties"]["dash"], "weight": 1.2 if f["properties"]["dash"] else 0.5,
+            "fillOpacity": opacity, "opacity": 0.8},
         highlight_function=lambda f: {"weight": 2, "color": "#ffffff"},
-        tooltip=folium.GeoJsonTooltip(fields=["tile", "class", "confidence"],
-                                      aliases=["Tile", "Class", "Confidence"], sticky=True),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["tile", "class", "model", "confidence", "clear"],
+            aliases=["Tile", "Shown as", "Model's class", "Calibrated probability", "Clear pixels"],
+            sticky=True),
     ).add_to(fg)
     if result.bbox is not None:
         w, s, e, n = result.bbox
         folium.Rectangle([[s, w], [n, e]], color=RECTANGLE_COLOR, weight=2, dash_array="6 4",
                          fill=False, interactive=False).add_to(fg)
     summary = result.summary()
-    entries = [(row["class"], row["color"], f"{row['share']:.0%}" if row["share"] >= 0.005 else "<1%")
-               for _, row in summary.iterrows()]
+    entries = [(row["class"], row["color"], f"{row['share']:.0%} of land" if row["share"] >= 0.005
+                else "<1% of land") for _, row in summary.iterrows()]
+    for _, row in result.status_summary().iloc[1:].iterrows():  # cloud / no data, uncertain
+        if row["tiles"]:
+            share = f"{row['tiles']} tiles ({row['share']:.0%} of area)"
+            entries.append((row["status"], row["color"], share))
     Legend(entries).add_to(fg)
     return fg
 

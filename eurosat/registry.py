@@ -8,6 +8,8 @@ is used: it is always the fallback.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eurosat import config
+from eurosat.decision import Thresholds, model_thresholds
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,38 @@ class ModelInfo:
         acc = self.metrics.get("test", {}).get("tflite_dynamic", {}).get("accuracy")
         extra = f", test accuracy {acc:.2%}" if isinstance(acc, float) else ""
         return f"{self.name} ({self.source}{extra})"
+
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The model's default land / cloud / uncertain rule (:func:`eurosat.decision.model_thresholds`)."""
+        return model_thresholds(self.metrics)
+
+    def provenance(self) -> dict:
+        """What an export records of the model: name, source, file, SHA-256, calibration temperature."""
+        calibration = self.metrics.get("calibration")
+        temperature = calibration.get("temperature") if isinstance(calibration, dict) else None
+        return {"model": self.name, "model_source": self.source, "model_file": self.tflite.name,
+                "model_sha256": file_sha256(self.tflite),
+                "calibration_temperature": temperature if temperature is not None else "none"}
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, mtime: float, size: int) -> str:  # noqa: ARG001
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file (cached by path, modification time and size); '' when it cannot be read."""
+    try:
+        st = path.stat()
+        return _sha256(str(path), st.st_mtime, st.st_size)
+    except OSError:
+        return ""
 
 
 def _read_metrics(directory: Path) -> dict:

@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from eurosat.classes import ATTRIBUTION
+from eurosat.decision import Thresholds
 from eurosat.geo import (
     BandSpec,
     BBox,
@@ -30,6 +31,7 @@ from eurosat.geo import (
     to_eurosat_scale,
     validate,
 )
+from eurosat.masks import DEFAULT_TESTS, RGBTests
 from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult, Classifier, Progress, classify_area
 
 #: GeoTIFF tag holding :class:`ImageryMeta` as JSON in files a source writes.
@@ -93,6 +95,16 @@ class ImageryMeta:
     def level(self) -> str:
         """Processing level of the main item ('' for files or when unknown)."""
         return self.items[0].level if self.items else ""
+
+    def provenance(self) -> dict:
+        """Imagery facts for export tags: id, date, level, offset used, catalogue (where known)."""
+        if not self.items:
+            return {"imagery": self.title}
+        main = self.items[0]
+        return {"imagery": main.id, "imagery_date": main.datetime, "imagery_level": main.level or "unknown",
+                "imagery_offset_dn": ",".join(f"{v:g}" for v in main.offset_dn),
+                "imagery_catalogue": self.catalogue,
+                "imagery_items": len(self.items)}
 
     def caption(self) -> str:
         """One line: source, items with date and cloud cover."""
@@ -186,9 +198,17 @@ def classify_imagery(
     max_tiles: int = MAX_TILES_PER_AREA,
     keep_tiles: bool = True,
     progress: Progress | None = None,
+    thresholds: Thresholds | None = None,
+    tests: RGBTests | None = DEFAULT_TESTS,
+    provenance: dict | None = None,
 ) -> AreaResult:
-    """Classify every whole tile of ``imagery`` inside ``bbox`` (the one local path for every source)."""
-    return classify_area(imagery.path, bbox, classifier, imagery.spec, max_tiles, keep_tiles, progress)
+    """Classify every whole tile of ``imagery`` inside ``bbox`` (the one local path for every source).
+
+    The imagery's facts (:meth:`ImageryMeta.provenance`) join ``provenance`` in the result.
+    """
+    return classify_area(imagery.path, bbox, classifier, imagery.spec, max_tiles, keep_tiles, progress,
+                         thresholds=thresholds, tests=tests,
+                         provenance={**imagery.meta.provenance(), **(provenance or {})})
 
 
 def read_meta(path: str | Path) -> ImageryMeta | None:

@@ -19,7 +19,8 @@ st.title("Map — land cover of an area")
 st.caption(
     "Draw a rectangle with the ▭ tool (top left of the map): every whole 64×64-pixel tile inside it "
     "(640 m × 640 m at 10 m) is classified by the model, and the class map appears over the scene. "
-    "Hover a tile for its class and confidence."
+    "Grey tiles are cloud / no data, dashed pale ones uncertain: neither is counted as land. "
+    "Hover a tile for its class, calibrated probability and clear pixels."
 )
 
 source = mh.pick_source()
@@ -40,6 +41,7 @@ basemap = st.sidebar.checkbox(
     help="Needs the internet. The imagery itself is shown without it.",
 )
 opacity = st.sidebar.slider("Class map opacity", 0.0, 1.0, 0.55, 0.05, key=f"{MAP_WIDGET}opacity")
+honesty = mh.honesty_controls()
 
 if stac:
     imagery = mh.current_imagery()
@@ -48,11 +50,11 @@ if stac:
         bbox = mh.stac_request(settings, typed)
         if bbox is not None:
             imagery = mh.fetch_stac(settings, bbox)
-            mh.classify(imagery.path, ("area", bbox), imagery.spec)
+            mh.classify(imagery.path, ("area", bbox), imagery.spec, honesty)
     except EuroSATError as exc:
         st.error(str(exc))
     imagery = mh.current_imagery()
-    result = mh.current_result(imagery.path) if imagery is not None else None
+    result = mh.current_result(imagery.path, honesty) if imagery is not None else None
 else:
     typed = mh.typed_bbox(info.bounds_lonlat, info.path)
     if not info.pixel_size_ok:
@@ -66,12 +68,12 @@ else:
         f"More than {MAX_TILES_PER_AREA:,} tiles: use `python -m eurosat.classify` for this scene.",
     )
     try:
-        request = mh.pending_request(path, spec, typed, whole)
+        request = mh.pending_request(path, spec, typed, whole, honesty)
         if request is not None:
-            mh.classify(path, request, spec)
+            mh.classify(path, request, spec, honesty)
     except EuroSATError as exc:
         st.error(str(exc))
-    result = mh.current_result(path)
+    result = mh.current_result(path, honesty)
 
 col_map, col_result = st.columns([3, 2], gap="medium")
 with col_map:

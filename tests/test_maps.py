@@ -61,7 +61,7 @@ def test_result_layer_has_one_polygon_per_tile_tooltips_and_legend(area):
     m = folium.Map(tiles=None)
     layer.add_to(m)
     html = m.get_root().render()
-    assert "bindTooltip" in html and "Confidence" in html and "eurosat-legend" in html
+    assert "bindTooltip" in html and "Calibrated probability" in html and "eurosat-legend" in html
 
 
 @pytest.mark.parametrize(

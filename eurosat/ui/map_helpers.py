@@ -26,12 +26,14 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from eurosat import charts, config, exports, maps
+from eurosat.decision import Thresholds
 from eurosat.errors import GeoError
 from eurosat.geo import BandSpec, BBox, SceneInfo, inspect_scene, open_raster, overlay_rgba
+from eurosat.masks import DEFAULT_TESTS
 from eurosat.sources import Imagery
 from eurosat.stac import CATALOGUES, DEFAULT_DAYS, DEFAULT_MAX_CLOUD, StacSource
 from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult, classify_area, classify_scene
-from eurosat.ui.loaders import get_classifier
+from eurosat.ui.loaders import current_model, get_classifier
 from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_IMAGERY, MAP_RESULT, MAP_SCENE, MAP_WIDGET
 
 Request = tuple[str, BBox | None]  # ("area", bbox) or ("scene", None)
@@ -200,38 +202,80 @@ def new_rectangle(typed: BBox | None) -> BBox | None:
     return None
 
 
-def pending_request(path: Path, spec: BandSpec, typed: BBox | None, whole: bool) -> Request | None:
+@dataclass(frozen=True)
+class Honesty:
+    """The sidebar's land / cloud / uncertain settings: the rule, and whether the cloud tests run."""
+
+    thresholds: Thresholds
+    cloud_tests: bool = True
+
+
+def honesty_controls() -> Honesty:
+    """Sidebar: minimum clear pixels, minimum calibrated probability, visible-band cloud tests."""
+    default = current_model().thresholds
+    with st.sidebar.expander("Cloud, no data and uncertain tiles", expanded=False):
+        clear = st.slider(
+            "Minimum clear pixels per tile (%)", 0, 100, int(round(default.min_clear * 100)), 5,
+            key=f"{MAP_WIDGET}min_clear",
+            help="A tile with fewer clear pixels (not cloud, haze, shadow or no data) is shown as "
+                 "Cloud / no data and not counted as land.")
+        prob = st.slider(
+            "Minimum calibrated probability", 0.0, 1.0, float(default.min_probability), 0.01,
+            key=f"{MAP_WIDGET}min_prob",
+            help="A tile whose top class is less probable than this is shown as Uncertain. The default "
+                 "is the model's own, chosen on its validation split (kept tiles wrong ≤ 0.5 % of the "
+                 "time).")
+        tests = st.checkbox(
+            "Cloud and shadow tests on the visible bands", True, key=f"{MAP_WIDGET}cloud_tests",
+            help="For imagery without a cloud mask (SCL). Bright white roofs can read as cloud; "
+                 "switch off to see the model's answer everywhere.")
+    return Honesty(Thresholds(clear / 100.0, float(prob)), tests)
+
+
+def pending_request(path: Path, spec: BandSpec, typed: BBox | None, whole: bool,
+                    honesty: Honesty | None = None) -> Request | None:
     """What to classify on this run, if anything: whole scene, a typed or newly drawn rectangle,
-    or the current area again when the band settings changed."""
+    or the current area again when the band or cloud-test settings changed."""
     if whole:
         return ("scene", None)
     bbox = new_rectangle(typed)
     if bbox is not None:
         return ("area", bbox)
     result = current_result(path)
-    if result is not None and result.spec != spec:
+    tests_changed = (honesty is not None and result is not None
+                     and result.provenance.get("cloud_tests") != _tests_word(honesty.cloud_tests))
+    if result is not None and (result.spec != spec or tests_changed):
         return ("area", result.bbox) if result.bbox is not None else ("scene", None)
     return None
 
 
-def classify(path: Path, request: Request, spec: BandSpec) -> AreaResult:
+def _tests_word(on: bool) -> str:
+    return "visible-band tests" if on else "off"
+
+
+def classify(path: Path, request: Request, spec: BandSpec, honesty: Honesty | None = None) -> AreaResult:
     """Classify the requested area with the active LiteRT model, store and return the result.
 
     Raises:
         EuroSATError: bad area or file, or the model cannot be loaded.
     """
+    honesty = honesty or Honesty(current_model().thresholds)
     bar = st.progress(0.0, text="Classifying tiles…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(1, total), text=f"Classifying tiles… {done:,}/{total:,}")
 
     clf = get_classifier()
+    tests = DEFAULT_TESTS if honesty.cloud_tests else None
+    provenance = {**current_model().provenance(), "cloud_tests": _tests_word(honesty.cloud_tests)}
     try:
         kind, bbox = request
         if kind == "scene":
-            result = classify_scene(path, clf, spec, max_tiles=MAX_TILES_PER_AREA, progress=progress)
+            result = classify_scene(path, clf, spec, max_tiles=MAX_TILES_PER_AREA, progress=progress,
+                                    thresholds=honesty.thresholds, tests=tests, provenance=provenance)
         else:
-            result = classify_area(path, bbox, clf, spec, progress=progress)  # type: ignore[arg-type]
+            result = classify_area(path, bbox, clf, spec, progress=progress,  # type: ignore[arg-type]
+                                   thresholds=honesty.thresholds, tests=tests, provenance=provenance)
     finally:
         bar.empty()
     st.session_state[MAP_RESULT] = result
@@ -347,11 +391,11 @@ def show_stac_map(imagery: Imagery | None, basemap: bool, result: AreaResult | N
                "the sidebar. Imagery: Copernicus Sentinel data, via the STAC catalogue.")
 
 
-def current_result(path: Path) -> AreaResult | None:
-    """The stored result if it belongs to this scene."""
+def current_result(path: Path, honesty: Honesty | None = None) -> AreaResult | None:
+    """The stored result if it belongs to this scene, under the sidebar's thresholds when given."""
     result = st.session_state.get(MAP_RESULT)
     if isinstance(result, AreaResult) and result.scene_path == str(path):
-        return result
+        return result.with_thresholds(honesty.thresholds) if honesty is not None else result
     return None
 
 
@@ -370,26 +414,46 @@ def show_map(
 
 
 def render_result(result: AreaResult) -> None:
-    """Dominant class, distribution chart, table and downloads of a result."""
+    """Dominant land class, how much was cloud / uncertain, distribution chart, tables, downloads."""
     summary = result.summary()
-    top = summary.iloc[0]
+    status = result.status_summary()
     where = "whole scene" if result.bbox is None else "drawn area"
-    st.metric(f"Dominant class ({where})", result.dominant_class,
-              f"{top['share']:.0%} of {result.n_tiles:,} tiles", delta_color="off", delta_arrow="off")
-    st.caption(f"{result.n_tiles:,} tiles of 64×64 px · {result.total_area_km2:.2f} km² · "
+    if result.dominant_class is None:
+        st.metric(f"Dominant class ({where})", "No land classified", "every tile is cloud / no data or "
+                  "uncertain", delta_color="off", delta_arrow="off")
+    else:
+        top = summary.iloc[0]
+        st.metric(f"Dominant class ({where})", result.dominant_class,
+                  f"{top['share']:.0%} of {result.n_land:,} land tiles", delta_color="off", delta_arrow="off")
+    land, cloud, unsure = (status.iloc[i] for i in range(3))
+    st.caption(f"{result.n_tiles:,} tiles of 64×64 px ({result.total_area_km2:.2f} km²): "
+               f"**{land['share']:.0%} classified land**, {cloud['share']:.0%} cloud / no data "
+               f"({cloud['area_km2']:.2f} km²), {unsure['share']:.0%} uncertain "
+               f"({unsure['area_km2']:.2f} km²). "
+               f"Masks: {result.tile_quality.source}; a tile needs ≥ {result.thresholds.min_clear:.0%} clear "
+               f"pixels and a calibrated probability ≥ {result.thresholds.min_probability:.2f}. "
                f"{result.scene_name} · bands {result.spec.bands}")
-    st.plotly_chart(charts.class_distribution_figure(summary))
+    if len(summary):
+        st.plotly_chart(charts.class_distribution_figure(summary))
+        st.dataframe(
+            summary.drop(columns="color").rename(
+                columns={"area_km2": "area (km²)", "share": "share of land"}),
+            hide_index=True,
+            column_config={
+                "share of land": st.column_config.NumberColumn(format="percent"),
+                "area (km²)": st.column_config.NumberColumn(format="%.2f"),
+            },
+        )
     st.dataframe(
-        summary.drop(columns="color").rename(columns={"area_km2": "area (km²)"}),
-        hide_index=True,
-        column_config={
-            "share": st.column_config.NumberColumn(format="percent"),
-            "area (km²)": st.column_config.NumberColumn(format="%.2f"),
-        },
+        status.drop(columns="color").rename(columns={"area_km2": "area (km²)", "share": "share of area"}),
+        hide_index=True, key=f"{MAP_WIDGET}status_table",
+        column_config={"share of area": st.column_config.NumberColumn(format="percent"),
+                       "area (km²)": st.column_config.NumberColumn(format="%.2f")},
     )
     stem = Path(result.scene_name).stem + ("_area" if result.bbox is not None else "_scene")
-    st.caption("Downloads: class map (GeoTIFF, one cell per tile, colour table), tile polygons with class "
-               "and probabilities (GeoJSON), table (CSV).")
+    st.caption("Downloads: class map (GeoTIFF, one cell per tile: 0-9 classes, 253 cloud / no data, "
+               "254 uncertain, 255 not classified; colour table and provenance tags), tile polygons with "
+               "status, clear fraction and calibrated probabilities (GeoJSON), table (CSV).")
     c1, c2, c3 = st.columns(3)
     c1.download_button("GeoTIFF", exports.geotiff_bytes(result), f"{stem}_classes.tif",
                        "image/tiff", key=f"{MAP_WIDGET}dl_tif", on_click="ignore")

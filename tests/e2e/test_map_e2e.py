@@ -72,7 +72,8 @@ def test_draw_a_rectangle_and_get_the_class_map(app_url, page, scene_path):  # n
     tooltip = frame.locator(".leaflet-tooltip")
     tooltip.wait_for()
     text = tooltip.inner_text()
-    assert "Class" in text and re.search(r"Confidence\s+\d+%", text), text
+    assert "Shown as" in text and re.search(r"Calibrated probability\s+\d+%", text), text
+    assert re.search(r"Clear pixels\s+\d+%", text), text
     page.screenshot(path=str(ARTIFACTS / "map_tooltip.png"))
 
     # the GeoJSON download holds the same tiles
