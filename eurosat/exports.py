@@ -63,7 +63,7 @@ def provenance_tags(result: AreaResult) -> dict[str, str]:
             **{f"CODE_{c}": code_label(c) for c in (CLOUD_CODE, UNCERTAIN_CODE, NODATA)},
             "MIN_CLEAR_FRACTION": f"{result.thresholds.min_clear:g}",
             "MIN_PROBABILITY": f"{result.thresholds.min_probability:g}"}
-    for key, value in result.provenance.items():
+    for key, value in sorted(result.provenance.items()):  # sorted: the same file from every path
         if value is not None and value != "":
             tags[key.upper()] = str(value)
     return tags

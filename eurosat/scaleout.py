@@ -52,8 +52,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eurosat.classes import CLASS_NAMES, NUM_CLASSES, TILE_SIZE
+from eurosat.decision import CLOUD_CODE, UNCERTAIN_CODE, Thresholds
 from eurosat.errors import EuroSATError, GeoError
 from eurosat.geo import BandSpec, check_spec, inspect_scene, open_raster, validate
+from eurosat.masks import DEFAULT_TESTS, RGBTests, TileQuality
 from eurosat.tiling import AreaResult, classify_tiles_at, grid_shape, strip_rows_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -193,11 +195,14 @@ def worker_classifier(model: bytes, threads: int = 1) -> TFLiteClassifier:
 
 
 def classify_strip(
-    path: str | Path, row0: int, row1: int, spec: BandSpec, model: bytes, threads: int = 1
+    path: str | Path, row0: int, row1: int, spec: BandSpec, model: bytes, threads: int = 1,
+    thresholds: Thresholds | None = None, tests: RGBTests | None = DEFAULT_TESTS,
+    provenance: dict | None = None,
 ) -> AreaResult:
     """Classify tile rows ``row0 .. row1 - 1`` (every column) of a scene: one Dask task.
 
-    The single-process path (:func:`eurosat.tiling.classify_tiles_at`, tiles not kept).
+    The single-process path (:func:`eurosat.tiling.classify_tiles_at`, tiles not kept), with the
+    same masks (``tests``), rule (``thresholds``) and ``provenance`` as the command line.
 
     Returns:
         The strip's :class:`AreaResult` (probabilities, rows, cols, footprints; no tiles).
@@ -212,7 +217,8 @@ def classify_strip(
         validate(src)
         _, n_cols = grid_shape(src.height, src.width)
         rr, cc = np.meshgrid(np.arange(row0, row1), np.arange(n_cols), indexing="ij")
-        return classify_tiles_at(src, rr.ravel(), cc.ravel(), clf, spec, keep_tiles=False)
+        return classify_tiles_at(src, rr.ravel(), cc.ravel(), clf, spec, keep_tiles=False,
+                                 thresholds=thresholds, tests=tests, provenance=provenance)
 
 
 def merge_results(parts: Sequence[AreaResult]) -> AreaResult:
@@ -228,6 +234,8 @@ def merge_results(parts: Sequence[AreaResult]) -> AreaResult:
         tiles=np.zeros((0, TILE_SIZE, TILE_SIZE, 3), np.uint8), probs=cat("probs"), rows=cat("rows"),
         cols=cat("cols"), footprints=cat("footprints"), areas_km2=cat("areas_km2"), crs_wkt=first.crs_wkt,
         transform=first.transform, scene_path=first.scene_path, bbox=None, spec=first.spec,
+        quality=TileQuality.concat([p.tile_quality for p in parts]), thresholds=first.thresholds,
+        provenance=first.provenance,
     )
 
 
@@ -270,9 +278,13 @@ def scene_summary(plan: ScenePlan, result: AreaResult | None, error: str | None 
                            else "error", "output": str(plan.out) if error is None else "", "tiles": 0,
                            "tasks": len(plan.strips), "dominant_class": "", "error": error or ""}
     counts = np.zeros(NUM_CLASSES, np.int64)
+    row.update(cloud_nodata=0, uncertain=0)
     if result is not None and error is None:
-        counts = np.bincount(result.labels, minlength=NUM_CLASSES)
-        row.update(tiles=int(result.n_tiles), dominant_class=result.dominant_class)
+        codes = result.codes
+        counts = np.bincount(codes[codes < NUM_CLASSES], minlength=NUM_CLASSES)
+        row.update(tiles=int(result.n_tiles), dominant_class=result.dominant_class or "",
+                   cloud_nodata=int((codes == CLOUD_CODE).sum()),
+                   uncertain=int((codes == UNCERTAIN_CODE).sum()))
     row.update({name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)})
     return row
 
@@ -280,12 +292,13 @@ def scene_summary(plan: ScenePlan, result: AreaResult | None, error: str | None 
 def write_summary(rows: list[dict[str, Any]], out_dir: Path, meta: dict[str, Any]) -> tuple[Path, Path]:
     """``summary.csv`` (one row per scene) and ``summary.json`` (the rows, totals and run facts)."""
     csv_path, json_path = out_dir / SUMMARY_CSV, out_dir / SUMMARY_JSON
-    columns = ["scene", "path", "status", "output", "tiles", "tasks", "dominant_class", *CLASS_NAMES, "error"]
+    columns = ["scene", "path", "status", "output", "tiles", "tasks", "dominant_class", *CLASS_NAMES,
+               "cloud_nodata", "uncertain", "error"]
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    totals = {name: sum(r[name] for r in rows) for name in CLASS_NAMES}
+    totals = {name: sum(r[name] for r in rows) for name in (*CLASS_NAMES, "cloud_nodata", "uncertain")}
     tiles = sum(r["tiles"] for r in rows)
     json_path.write_text(json.dumps({**meta, "tiles": tiles, "tiles_per_class": totals, "scenes": rows},
                                     indent=1))
@@ -302,6 +315,8 @@ def classify_many(
     bands: tuple[int, int, int] | None = None,
     offset: bool | None = None,
     progress: Progress | None = None,
+    thresholds: Thresholds | None = None,
+    cloud_tests: bool = True,
 ) -> list[dict[str, Any]]:
     """Classify scenes on a Dask cluster; write one class-map GeoTIFF per scene and the summary.
 
@@ -314,6 +329,8 @@ def classify_many(
         threads: LiteRT threads per task.
         bands, offset: override the bands / +1000 DN offset the files suggest (None: from the file).
         progress: called with (tiles done, tiles in all) as tasks finish.
+        thresholds: land / cloud / uncertain rule (default: the active model's).
+        cloud_tests: run the visible-band cloud tests (files without an SCL band).
 
     Returns:
         The summary rows (one per scene, in input order); failed scenes have ``status == "error"``.
@@ -326,7 +343,10 @@ def classify_many(
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = Path(model) if model is not None else active_model().tflite
+    active = active_model()
+    model_path = Path(model) if model is not None else active.tflite
+    thresholds = thresholds or (active.thresholds if model is None else Thresholds())
+    tests = DEFAULT_TESTS if cloud_tests else None
     try:
         model_bytes = model_path.read_bytes()
     except OSError as exc:
@@ -335,11 +355,17 @@ def classify_many(
     outs = output_paths(paths, out_dir)
     plans = [plan_scene(p, o, tiles_per_task, bands, offset) for p, o in zip(paths, outs, strict=True)]
     model_future = client.scatter(model_bytes, broadcast=True, hash=True)
+    # what every exported map records of the model (as `python -m eurosat.classify` does)
+    model_facts = {**(active.provenance() if model is None else {"model": model_path.stem,
+                                                                "model_source": "file"}),
+                   "model_file": model_path.name, "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
+                   "cloud_tests": "visible-band tests" if cloud_tests else "off"}
     futures = {}
     for i, plan in enumerate(plans):
         for j, (r0, r1) in enumerate(plan.strips if plan.error is None else []):
+            provenance = {"imagery": plan.path.name, **model_facts}
             fut = client.submit(classify_strip, str(plan.path), r0, r1, plan.spec, model_future, threads,
-                                pure=False)
+                                thresholds, tests, provenance, pure=False)
             futures[fut] = (i, j)
     parts: list[dict[int, AreaResult]] = [{} for _ in plans]
     errors: list[str | None] = [p.error for p in plans]
@@ -407,6 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="16-bit inputs carry the +1000 DN offset (processing baseline >= 04.00)")
     offset.add_argument("--no-offset", dest="offset", action="store_false",
                         help="16-bit inputs have no offset")
+    p.add_argument("--min-clear", type=float, default=None, metavar="F",
+                   help="land needs this fraction of clear pixels, else 253 cloud / no data")
+    p.add_argument("--min-probability", type=float, default=None, metavar="P",
+                   help="land needs this calibrated top-1 probability, else 254 uncertain "
+                   "(default: the model's own)")
+    p.add_argument("--no-cloud-tests", action="store_true", help="no visible-band cloud/shadow tests")
     p.add_argument("--model", type=Path, help="a .tflite model (default: the app's active model)")
     p.add_argument("--int8", action="store_true", help="use the full-int8 model of the active model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -432,6 +464,9 @@ def _run(args: argparse.Namespace) -> int:
     from eurosat.registry import active_model
 
     model = args.model or (active_model().tflite_int8 if args.int8 else None)
+    rule = active_model().thresholds if model is None else Thresholds()
+    thresholds = Thresholds(rule.min_clear if args.min_clear is None else args.min_clear,
+                            rule.min_probability if args.min_probability is None else args.min_probability)
     t0 = time.perf_counter()
     with connect(args.scheduler, args.workers) as client:
         where = args.scheduler or f"a local cluster of {args.workers} worker processes"
@@ -444,7 +479,8 @@ def _run(args: argparse.Namespace) -> int:
             rows = classify_many(args.scenes, args.out, client, model=model,
                                  tiles_per_task=args.tiles_per_task, threads=args.threads,
                                  bands=tuple(args.bands) if args.bands else None, offset=args.offset,
-                                 progress=progress)
+                                 progress=progress, thresholds=thresholds,
+                                 cloud_tests=not args.no_cloud_tests)
     seconds = time.perf_counter() - t0
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
