@@ -9,6 +9,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from eurosat.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES
+from eurosat.decision import (
+    CLOUD_CODE,
+    CLOUD_COLOR,
+    CLOUD_LABEL,
+    UNCERTAIN_CODE,
+    UNCERTAIN_COLOR,
+    UNCERTAIN_LABEL,
+)
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 
@@ -45,38 +53,46 @@ def topk_bar(probs: np.ndarray, k: int = 3, title: str = "Top classes") -> go.Fi
 
 
 def _discrete_colorscale() -> list[list]:
-    """A colour scale with one flat band per class index 0..9 (for z in [-0.5, 9.5])."""
+    """One flat band per class index 0..9, then cloud / no data (10) and uncertain (11), for z in
+    [-0.5, 11.5]."""
+    colours = [*(CLASS_COLORS[name] for name in CLASS_NAMES), CLOUD_COLOR, UNCERTAIN_COLOR]
+    n = len(colours)
     scale: list[list] = []
-    for i, name in enumerate(CLASS_NAMES):
-        scale.append([i / NUM_CLASSES, CLASS_COLORS[name]])
-        scale.append([(i + 1) / NUM_CLASSES, CLASS_COLORS[name]])
+    for i, colour in enumerate(colours):
+        scale.append([i / n, colour])
+        scale.append([(i + 1) / n, colour])
     return scale
 
 
-def tile_class_grid(probs: np.ndarray, grid: tuple[int, int], title: str = "Class per tile") -> go.Figure:
-    """The winning class of every tile, laid out like the image (top row first).
+def tile_class_grid(probs: np.ndarray, grid: tuple[int, int], title: str = "Class per tile",
+                    codes: np.ndarray | None = None) -> go.Figure:
+    """The shown class of every tile, laid out like the image (top row first).
 
     Args:
         probs: float (N, 10) per-tile probabilities, tiles row-major.
         grid: (rows, cols) with rows·cols == N.
+        codes: uint8 (N,) tile codes (:mod:`eurosat.decision`): 253 cloud / no data and 254
+            uncertain get their own colours; None: the model's top class everywhere.
     """
     probs = np.asarray(probs, dtype=float)
     rows, cols = grid
-    labels = probs.argmax(axis=1).reshape(rows, cols)
+    codes = probs.argmax(axis=1) if codes is None else np.asarray(codes)
+    z = np.where(codes == CLOUD_CODE, NUM_CLASSES, np.where(codes == UNCERTAIN_CODE, NUM_CLASSES + 1, codes))
+    labels = z.reshape(rows, cols)
     conf = probs.max(axis=1).reshape(rows, cols)
-    names = np.array(CLASS_NAMES, dtype=object)[labels]
+    names = np.array([*CLASS_NAMES, CLOUD_LABEL, UNCERTAIN_LABEL], dtype=object)[labels]
     fig = go.Figure(
         go.Heatmap(
             z=labels,
             customdata=np.dstack([names, conf]),
             zmin=-0.5,
-            zmax=NUM_CLASSES - 0.5,
+            zmax=NUM_CLASSES + 1.5,
             colorscale=_discrete_colorscale(),
             xgap=1,
             ygap=1,
             colorbar={
-                "tickvals": list(range(NUM_CLASSES)),
-                "ticktext": list(CLASS_NAMES),
+                "tickvals": list(range(NUM_CLASSES + 2)),
+                "ticktext": [*CLASS_NAMES, CLOUD_LABEL, UNCERTAIN_LABEL],
                 "title": "class",
                 "len": 1.0,
             },

@@ -21,7 +21,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from eurosat.classes import CLASS_NAMES, EUROSAT_DN_MAX, NUM_CLASSES, TILE_SIZE
+from eurosat.decision import CLOUD_CODE, UNCERTAIN_CODE, Thresholds, tile_codes
 from eurosat.errors import ImageError
+from eurosat.masks import TileQuality, rgb_masks, tile_quality
 
 #: Largest image accepted, in pixels (width × height): about a 7000 × 7000 px image.
 MAX_PIXELS: int = 50_000_000
@@ -107,11 +109,35 @@ class UploadResult:
     probs: np.ndarray
     notes: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    quality: TileQuality | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
     @property
     def n_tiles(self) -> int:
         """Number of tiles classified."""
         return len(self.tiles)
+
+    @property
+    def tile_quality(self) -> TileQuality:
+        """Per-tile clear / cloud / shadow / no-data shares (all clear when unknown)."""
+        return self.quality if self.quality is not None else TileQuality.all_clear(len(self.probs))
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Code per tile: class 0-9, 253 cloud / no data, 254 uncertain: uint8 (N,)."""
+        return tile_codes(self.probs, self.tile_quality.clear, self.thresholds)
+
+    def status_counts(self) -> tuple[int, int, int]:
+        """Tiles shown as (land, cloud / no data, uncertain)."""
+        codes = self.codes
+        return (int((codes < NUM_CLASSES).sum()), int((codes == CLOUD_CODE).sum()),
+                int((codes == UNCERTAIN_CODE).sum()))
+
+    @property
+    def land_probs(self) -> np.ndarray | None:
+        """Image-level probabilities over the tiles shown as land (mean), or None when there is none."""
+        land = self.codes < NUM_CLASSES
+        return self.probs[land].mean(axis=0) if land.any() else None
 
     @property
     def labels(self) -> np.ndarray:
@@ -452,10 +478,24 @@ def for_display(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE, min_side: int
     return rgb
 
 
+def tiles_quality(tiles: np.ndarray, grid: tuple[int, int]) -> TileQuality:
+    """Cloud / shadow / no-data shares of an upload's tiles, the tests run over the whole tiled image.
+
+    Args:
+        tiles: uint8 (rows·cols, 64, 64, 3), row-major.
+        grid: (rows, cols).
+    """
+    rows, cols = grid
+    t = tiles.shape[1]
+    mosaic = tiles.reshape(rows, cols, t, t, 3).swapaxes(1, 2).reshape(rows * t, cols * t, 3)
+    return tile_quality(rgb_masks(mosaic, np.all(mosaic == 0, axis=-1)), t)
+
+
 def analyse_upload(
-    data: bytes, name: str, mode: str, classifier: Classifier, key: Any = None
+    data: bytes, name: str, mode: str, classifier: Classifier, key: Any = None,
+    thresholds: Thresholds | None = None,
 ) -> UploadResult:
-    """Decode, prepare and classify one upload.
+    """Decode, prepare, mask and classify one upload (``thresholds``: the land / cloud / uncertain rule).
 
     Args:
         data: the file's bytes.
@@ -482,6 +522,8 @@ def analyse_upload(
         probs=probs,
         notes=decoded.notes,
         steps=prepared.notes,
+        quality=tiles_quality(prepared.tiles, prepared.grid),
+        thresholds=thresholds or Thresholds(),
     )
 
 

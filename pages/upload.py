@@ -7,7 +7,7 @@ from eurosat.errors import ImageError, ModelLoadError
 from eurosat.image_charts import class_distribution, tile_class_grid, topk_bar
 from eurosat.images import MAX_PIXELS, MAX_TILES, RESIZE, TILES, UploadFailure, analyse_upload, tile_choices
 from eurosat.ui.frame import ensure_frame
-from eurosat.ui.loaders import get_classifier
+from eurosat.ui.loaders import current_model, get_classifier
 from eurosat.ui.state import EXPLAIN_IMAGE, EXPLAIN_SOURCE, UPLOAD_RESULTS
 
 MODE_LABELS = {TILES: "Cut into 64×64 tiles (default)", RESIZE: "Resize to one 64×64 tile"}
@@ -48,7 +48,8 @@ if files:
         with st.spinner("Classifying…"):
             for f, key in zip(files, keys, strict=True):
                 try:
-                    results.append(analyse_upload(f.getvalue(), f.name, mode, classifier, key=key))
+                    results.append(analyse_upload(f.getvalue(), f.name, mode, classifier, key=key,
+                                                  thresholds=current_model().thresholds))
                 except ImageError as exc:
                     results.append(UploadFailure(key, f.name, str(exc)))
         st.session_state[UPLOAD_RESULTS] = results
@@ -67,17 +68,32 @@ for i, res in enumerate(st.session_state[UPLOAD_RESULTS]):
             st.warning(note)
         for step in res.steps:
             st.info(step)
-        top = res.mean_probs.argmax()
         tiled = res.n_tiles > 1
-        summary = f"mean over {res.n_tiles} tiles" if tiled else f"64 × 64 input ({res.how})"
+        codes = res.codes
+        n_land, n_cloud, n_unsure = res.status_counts()
+        probs = res.land_probs
+        summary = (f"mean over {n_land} of {res.n_tiles} tiles (classified land)" if tiled
+                   else f"64 × 64 input ({res.how})")
         left, right = st.columns([1, 1])
         left.image(res.display, caption=f"{res.name} — {summary}")
-        right.markdown(f"### {CLASS_NAMES[top]} · {res.mean_probs[top]:.0%}")
-        right.plotly_chart(topk_bar(res.mean_probs, title=f"Top 3 classes ({summary})"), key=f"top{i}")
+        if probs is None:
+            right.markdown("### " + ("Cloud / no data" if n_cloud >= n_unsure else "Uncertain"))
+            right.caption(f"No tile is clear, confident land ({n_cloud} cloud / no data, {n_unsure} "
+                          "uncertain); the model's own answer is shown below for reference.")
+            probs = res.mean_probs
+        else:
+            top = probs.argmax()
+            right.markdown(f"### {CLASS_NAMES[top]} · {probs[top]:.0%}")
+        if tiled:
+            right.caption(f"{n_land} tiles classified land, {n_cloud} cloud / no data, {n_unsure} uncertain "
+                          f"(needs ≥ {res.thresholds.min_clear:.0%} clear pixels and calibrated p ≥ "
+                          f"{res.thresholds.min_probability:.2f}).")
+        right.plotly_chart(topk_bar(probs, title=f"Top 3 classes ({summary})"), key=f"top{i}")
         if tiled:
             c1, c2 = st.columns(2)
-            c1.plotly_chart(tile_class_grid(res.probs, res.grid), key=f"grid{i}")
-            c2.plotly_chart(class_distribution(res.labels), key=f"dist{i}")
+            c1.plotly_chart(tile_class_grid(res.probs, res.grid, codes=codes), key=f"grid{i}")
+            c2.plotly_chart(class_distribution(res.labels[codes < 10], title="Land tiles per class"),
+                            key=f"dist{i}")
             options = tile_choices(res)
             label = st.selectbox("Tile to explain (most confident first)", list(options), key=f"tile{i}")
             tile = options[label]
