@@ -65,7 +65,7 @@ from eurosat.errors import (
     NoImageryError,
     TooCloudyError,
 )
-from eurosat.geo import LONLAT, BandSpec, BBox, bbox_area_km2, dn_to_eurosat
+from eurosat.geo import LONLAT, BandSpec, BBox, bbox_area_km2, dn_to_eurosat, scl_band_from_descriptions
 from eurosat.sources import META_TAG, Imagery, ImageryMeta, ItemInfo, read_meta
 from eurosat.tiling import MAX_TILES_PER_AREA
 
@@ -84,7 +84,9 @@ BASELINE_04_DATE = dt.date(2022, 1, 25)
 #: Sentinel-2 quantification value (reflectance = (DN + offset) / 10000) when ``raster:bands`` gives no scale.
 QUANTIFICATION = 10000.0
 #: Bump to invalidate every cached window.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: an SCL band is stored beside red/green/blue when the items have one
+#: Asset keys of the Sentinel-2 L2A scene classification layer (20 m), first match wins.
+SCL_KEYS: tuple[str, ...] = ("scl", "SCL")
 
 #: Asset keys tried for each band, in order (Earth Search: red/green/blue; Planetary Computer: B04/...).
 BAND_KEYS: dict[str, tuple[str, ...]] = {
@@ -276,6 +278,14 @@ def band_assets(item: dict) -> dict[str, dict] | None:
     return found
 
 
+def scl_asset(item: dict) -> dict | None:
+    """The item's SCL (scene classification) asset, if it has one (L2A items do)."""
+    assets: dict[str, dict] = item.get("assets") or {}
+    key = next((k for k in SCL_KEYS if k in assets), None)
+    return assets[key] if key is not None and isinstance(assets[key], dict) and assets[key].get("href") \
+        else None
+
+
 def aws_credentials_configured() -> bool:
     """AWS credentials visible to GDAL (environment or ``~/.aws``), needed for ``s3://`` hrefs."""
     if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
@@ -344,6 +354,10 @@ class _Candidate:
     item: dict
     bands: dict[str, dict]  # red/green/blue asset dicts
     cloud: float | None
+
+    @property
+    def scl(self) -> dict | None:
+        return scl_asset(self.item)
 
     @property
     def id(self) -> str:
@@ -569,7 +583,9 @@ class StacSource:
             if path.is_file():
                 meta = read_meta(path)
                 if meta is not None:
-                    return Imagery(path, BandSpec((1, 2, 3), False), meta, bbox)
+                    return Imagery(path, _fetched_spec(path), meta, bbox)
+            with_scl = all(c.scl is not None for c in order[:MAX_MOSAIC_ITEMS])
+            scl = np.zeros((grid.height, grid.width), np.uint8) if with_scl else None
             rgb = np.zeros((3, grid.height, grid.width), np.uint8)
             valid = np.zeros((grid.height, grid.width), bool)
             used: list[tuple[_Candidate, tuple[float, float, float], str]] = []
@@ -585,6 +601,8 @@ class StacSource:
                 fill = ok & missing[r0:r1, c0:c1]
                 if fill.any():
                     rgb[:, r0:r1, c0:c1][:, fill] = part[:, fill]
+                    if scl is not None:
+                        scl[r0:r1, c0:c1][fill] = self._read_scl(cand, grid.sub(r0, r1, c0, c1))[fill]
                     valid[r0:r1, c0:c1] |= fill
                     used.append((cand, offsets, source))
                     warnings += [warn] if warn else []
@@ -594,11 +612,11 @@ class StacSource:
                 "the rectangle (outside their footprint). Widen the dates or move the rectangle.")
         meta = self._meta(used, float(valid.mean()), notes + warnings)
         try:
-            _write_geotiff(path, rgb, valid, grid, meta)
+            _write_geotiff(path, rgb, valid, grid, meta, scl)
         except (OSError, RasterioError) as exc:
             raise GeoError(f"The fetched imagery cannot be written to the cache folder {self.cache_dir} "
                            f"({exc}). Set EUROSAT_STAC_CACHE to a writable folder.") from exc
-        return Imagery(path, BandSpec((1, 2, 3), False), meta, bbox)
+        return Imagery(path, BandSpec((1, 2, 3), False, 4 if scl is not None else None), meta, bbox)
 
     def _anchor(self, candidates: list[_Candidate], crs: CRS) -> Affine | None:
         """Transform of the first candidate in ``crs`` (its tile grid is used), else None."""
@@ -651,6 +669,21 @@ class StacSource:
             ok &= dn != 0
             out[k] = dn_to_eurosat(dn, offsets[k])
         return out, ok
+
+    def _read_scl(self, cand: _Candidate, grid: Grid) -> np.ndarray:
+        """The item's SCL classes on ``grid`` (20 m → 10 m, nearest neighbour): uint8 (H, W), 0 = no data."""
+        asset = cand.scl
+        assert asset is not None
+        try:
+            with rasterio.open(asset["href"]) as src, WarpedVRT(
+                    src, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
+                    src_nodata=src.nodata if src.nodata is not None else 0, nodata=0,
+                    resampling=Resampling.nearest) as vrt:
+                return vrt.read(1).astype(np.uint8)
+        except RasterioError as exc:
+            raise MissingBandError(
+                f"The SCL (scene classification) asset of item {cand.id} cannot be read from "
+                f"{_short(asset['href'])} ({_first_line(exc)}).") from exc
 
     def _cache_key(self, order: list[_Candidate], grid: Grid) -> str:
         used = order[:MAX_MOSAIC_ITEMS]
@@ -741,18 +774,30 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-def _write_geotiff(path: Path, rgb: np.ndarray, valid: np.ndarray, grid: Grid, meta: ImageryMeta) -> None:
-    """Write the fetched image (3, H, W) uint8 with its mask and metadata, atomically."""
+def _fetched_spec(path: Path) -> BandSpec:
+    """Bands of a fetched GeoTIFF: red, green, blue in 1-3, and the SCL band if it was stored."""
+    with rasterio.open(path) as src:
+        return BandSpec((1, 2, 3), False, scl_band_from_descriptions(src.descriptions))
+
+
+def _write_geotiff(path: Path, rgb: np.ndarray, valid: np.ndarray, grid: Grid, meta: ImageryMeta,
+                   scl: np.ndarray | None = None) -> None:
+    """Write the fetched image (3, H, W) uint8 with its mask and metadata, atomically; ``scl``
+    (H, W) uint8, when the items had one, as band 4 described ``SCL``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 3, "dtype": "uint8",
-               "crs": grid.crs, "transform": grid.transform, "compress": "deflate", "photometric": "RGB"}
+    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height,
+               "count": 3 if scl is None else 4, "dtype": "uint8", "crs": grid.crs,
+               "transform": grid.transform, "compress": "deflate", "photometric": "RGB"}
     if grid.width >= 256 and grid.height >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     fd, tmp = tempfile.mkstemp(suffix=".tif", dir=path.parent)
     os.close(fd)
     try:
         with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(rgb)
+            dst.write(rgb, [1, 2, 3])
+            if scl is not None:
+                dst.write(scl, 4)
+                dst.set_band_description(4, "SCL")
             dst.write_mask(valid.astype(np.uint8) * 255)
             for i, name in enumerate(("B04", "B03", "B02"), start=1):
                 dst.set_band_description(i, name)

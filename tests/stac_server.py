@@ -14,6 +14,9 @@
   s2-gone       ``GONE``            2017-02-16   1 %    hrefs to files that do not exist (HTTP 404)
   s2-zones      ``Z33`` / ``Z32``   2021-05-01  1 / 2 % flat 2200 DN in UTM 33N east of 11.99°E /
                                                         flat 1100 DN in UTM 32N west of 12.01°E
+  s2-l2a        ``L2A``             2017-02-16  20 %    west half, with a 20 m ``scl`` asset: class 4
+                                                        except :data:`SCL_CLOUD_BOX` (9, cloud) and
+                                                        :data:`SCL_SHADOW_BOX` (3, shadow), pixel boxes
   ============  ==================  ==========  ======  ==============================================
 
   ``WEST`` and ``CLOUDY`` use Earth Search asset keys (red/green/blue), ``EAST`` Planetary Computer
@@ -46,6 +49,10 @@ WEST, EAST, CLOUDY, NOMETA, NOBLUE, GONE, Z33, Z32 = (
     "S2B_MSIL1C_20230701_T33UUU_N", "S2A_MSIL1C_20170216_T33UUU_NOBLUE", "S2A_MSIL1C_20170216_T33UUU_GONE",
     "S2A_MSIL1C_20210501_T33UUU_Z33", "S2A_MSIL1C_20210501_T32UQD_Z32",
 )
+L2A = "S2A_MSIL2A_20170216_T33UUU_W"
+#: (row0, row1, col0, col1) in 10 m pixels of the scene: where the L2A item's SCL says cloud / shadow.
+SCL_CLOUD_BOX = (0, 256, 0, 256)
+SCL_SHADOW_BOX = (384, 512, 384, 512)
 CONFORMS = [
     "https://api.stacspec.org/v1.0.0/core",
     "https://api.stacspec.org/v1.0.0/item-search",
@@ -60,9 +67,9 @@ def to_dn(v: np.ndarray) -> np.ndarray:
 
 
 def write_cog(path: Path, band: np.ndarray, crs: str, transform: Affine) -> Path:
-    """One band (H, W) uint16 as a COG (256-px blocks, deflate, overviews, nodata 0)."""
+    """One band (H, W) uint16 or uint8 as a COG (256-px blocks, deflate, overviews, nodata 0)."""
     h, w = band.shape
-    with rasterio.open(path, "w", driver="COG", width=w, height=h, count=1, dtype="uint16", crs=crs,
+    with rasterio.open(path, "w", driver="COG", width=w, height=h, count=1, dtype=band.dtype.name, crs=crs,
                        transform=transform, nodata=0, BLOCKSIZE=256, COMPRESS="DEFLATE",
                        OVERVIEW_RESAMPLING="AVERAGE") as dst:
         dst.write(band, 1)
@@ -158,6 +165,15 @@ def build_catalogue(root: Path, scene: Path) -> Catalogue:
         items.append(_item(item_id, "s2-zones", "2021-05-01T10:30:00Z", cloud, crs, t, shape,
                            _assets({"red": files["B04"], "green": files["B03"], "blue": files["B02"]}),
                            {"s2:processing_baseline": "03.00"}))
+    # an L2A item with a 20 m scene classification layer (SCL)
+    scl = np.full((768 // 2, half // 2), 4, np.uint8)
+    for box, value in ((SCL_CLOUD_BOX, 9), (SCL_SHADOW_BOX, 3)):
+        r0, r1, c0, c1 = (v // 2 for v in box)
+        scl[r0:r1, c0:c1] = value
+    write_cog(root / "l2a_SCL.tif", scl, SCENE_CRS, transform @ Affine.scale(2))
+    assets = _assets({"red": west["B04"], "green": west["B03"], "blue": west["B02"], "scl": "l2a_SCL.tif"})
+    items.append(_item(L2A, "s2-l2a", "2017-02-16T10:21:01Z", 20.0, SCENE_CRS, transform, (768, half), assets,
+                       {"s2:processing_baseline": "02.04", "s2:product_type": "S2MSI2A"}))
     sizes = {p.name: p.stat().st_size for p in root.glob("*.tif")}
     return Catalogue(root, items, sizes)
 

@@ -31,6 +31,9 @@ from tests.rasters import FakeClassifier
 from tests.stac_server import (
     CLOUDY,
     EAST,
+    L2A,
+    SCL_CLOUD_BOX,
+    SCL_SHADOW_BOX,
     WEST,
     Z32,
     Z33,
@@ -329,3 +332,47 @@ def test_cli_stac_errors_are_one_line(server, tmp_path, capsys):
     assert "error: No usable Sentinel-2 imagery" in err and "Traceback" not in err
     with pytest.raises(SystemExit):
         main(["--stac", server.url, "--out", str(tmp_path / "c.tif")])  # --bbox is required
+
+
+def _scene_px(result, i: int, scene_path) -> tuple[float, float]:
+    """Centre of tile ``i`` of a result in the shipped scene's pixel (row, col)."""
+    import rasterio
+    from pyproj import Transformer
+
+    lon, lat = result.centers[i]
+    with rasterio.open(scene_path) as src:
+        x, y = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True).transform(lon, lat)
+        row, col = src.index(x, y, op=float)
+    return row, col
+
+
+def _inside(row: float, col: float, box: tuple[int, int, int, int], margin: float) -> bool:
+    r0, r1, c0, c1 = box
+    return r0 + margin <= row <= r1 - margin and c0 + margin <= col <= c1 - margin
+
+
+def test_l2a_scl_asset_masks_cloud_and_shadow_tiles(server, tmp_path, scene_path):
+    box = (12.4945, 52.47, 12.585, 52.526)  # the scene's north-west corner: both SCL boxes
+    imagery = source(server.url, tmp_path, collections=("s2-l2a",)).fetch(box)
+    assert [i.id for i in imagery.meta.items] == [L2A]
+    assert imagery.spec.scl_band == 4  # stored beside red, green, blue; found again from the cache
+    assert source(server.url, tmp_path, collections=("s2-l2a",)).fetch(box).spec.scl_band == 4
+    result = classify_imagery(imagery, box, FakeClassifier())
+    assert result.tile_quality.source == "scl" and result.n_tiles > 20
+    far, cloud, shadow = [], [], []
+    for i in range(result.n_tiles):
+        row, col = _scene_px(result, i, scene_path)
+        if _inside(row, col, SCL_CLOUD_BOX, 30):
+            cloud.append(i)
+        elif _inside(row, col, SCL_SHADOW_BOX, 30):
+            shadow.append(i)
+        elif not _inside(row, col, (SCL_CLOUD_BOX[0] - 96, SCL_CLOUD_BOX[1] + 96, SCL_CLOUD_BOX[2] - 96,
+                                    SCL_CLOUD_BOX[3] + 96), 0) and \
+                not _inside(row, col, (SCL_SHADOW_BOX[0] - 96, SCL_SHADOW_BOX[1] + 96,
+                                       SCL_SHADOW_BOX[2] - 96, SCL_SHADOW_BOX[3] + 96), 0):
+            far.append(i)
+    assert cloud and shadow and far
+    codes, q = result.codes, result.tile_quality
+    assert set(codes[cloud]) == {253} and np.all(q.cloud[cloud] > 0.9)
+    assert set(codes[shadow]) == {253} and np.all(q.shadow[shadow] > 0.9)
+    assert np.all(codes[far] < 10) and np.all(q.clear[far] == 1.0)

@@ -163,7 +163,8 @@ def test_classify_scene_puts_every_class_at_its_tile(scene, strip_rows):
     assert result.probs.shape == (288, 10) and result.probs.dtype == np.float32
     np.testing.assert_array_equal(result.labels, expected_class(result.rows, result.cols, 24))
     # tiles hold the pixels of their own position (no transpose / order mix-up)
-    np.testing.assert_array_equal(result.tiles[:, 0, 0, 0], 4 + expected_class(result.rows, result.cols, 24) * 20)
+    expected = 4 + expected_class(result.rows, result.cols, 24) * 20
+    np.testing.assert_array_equal(result.tiles[:, 0, 0, 0], expected)
     done = [d for d, _ in seen]
     assert seen[-1] == (288, 288) and done == sorted(set(done))
     assert result.bbox is None and result.spec == BandSpec()
