@@ -95,10 +95,10 @@ def choose_min_probability(probs: np.ndarray, labels: np.ndarray,
     cum_err = np.cumsum(wrong[order]) / np.arange(1, len(order) + 1)
     ok = np.flatnonzero(cum_err <= target_error)
     k = int(ok.max()) + 1 if len(ok) else 1  # keep the k most confident
-    threshold = float(conf[order][k - 1])
+    threshold = float(conf[order][k - 1])  # not rounded: rounding down would keep more wrong tiles
     kept = conf >= threshold
     return {
-        "min_probability": round(threshold, 4),
+        "min_probability": threshold,
         "target_error_of_kept": target_error,
         "coverage": round(float(kept.mean()), 5),
         "error_of_kept": round(float(wrong[kept].mean()) if kept.any() else 0.0, 5),
