@@ -117,3 +117,31 @@ def outlier_tiles(clear: np.ndarray, n: int, seed: int = 0,
     tiles = np.stack([outlier_tile(clear[s], kinds[k], rng) for s, k in zip(src, which, strict=True)]) \
         if n else np.zeros((0, *clear.shape[1:]), np.uint8)
     return tiles, which
+
+
+def cloudy_scene(rgb: np.ndarray, seed: int = 0, coverage: float = 0.25, scale_px: float = 40.0,
+                 shadow_shift: tuple[int, int] = (60, 40), darkness: float = 0.4
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scattered soft-edged cumulus over a whole image, with their shadows cast ``shadow_shift`` px away.
+
+    Args:
+        rgb: uint8 (H, W, 3) clear image on the EuroSAT scale.
+        seed: random seed of the cloud field.
+        coverage: share of pixels under cloud (opacity > 0.5).
+        scale_px: cloud size (Gaussian sigma of the field, pixels; 40 px ≈ 400 m blobs).
+        shadow_shift: (rows, cols) from a cloud to its shadow (sun from the north-west: south-east).
+        darkness: brightness left under a full shadow.
+
+    Returns:
+        (cloudy image uint8 (H, W, 3), cloud opacity float32 (H, W), shadow opacity float32 (H, W));
+        the shadow opacity is zero where the cloud hides it.
+    """
+    rng = np.random.default_rng(seed)
+    cloud = cloud_field(rgb.shape[:2], rng, coverage=coverage, scale_px=scale_px, softness=0.15)
+    dy, dx = shadow_shift
+    shadow = np.zeros_like(cloud)
+    h, w = cloud.shape
+    shadow[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = \
+        cloud[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    image = add_cloud(add_shadow(rgb, shadow, darkness), cloud)
+    return image, cloud, shadow * (1.0 - cloud)
