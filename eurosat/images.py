@@ -31,6 +31,11 @@ MAX_PIXELS: int = 50_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 #: Most 64×64 tiles classified from one image in tile mode (a 4096 × 4096 px image).
 MAX_TILES: int = 4096
+#: Most bytes one image may decode to (pixels × bands read × bytes per sample), checked from the
+#: header before any pixel is decoded: a 50 MP 8-bit RGB image, or a 4096² 16-bit 4-band one.
+MAX_DECODE_BYTES: int = 160_000_000
+#: Most 64×64 tiles one session keeps over all its upload results (about 50 MB of tiles).
+MAX_SESSION_TILES: int = 4096
 #: Longest side of the copy of an image kept for display.
 DISPLAY_MAX_SIDE: int = 1024
 
@@ -247,7 +252,7 @@ def _bands_to_rgb(bands: np.ndarray, alpha_last: bool, notes: list[str]) -> np.n
     raise AssertionError("more bands are handled by the caller")  # pragma: no cover
 
 
-def _decode_with_rasterio(data: bytes, name: str) -> DecodedImage:
+def _decode_with_rasterio(data: bytes, name: str, mode: str | None = None) -> DecodedImage:
     """TIFF/GeoTIFF (any band count and pixel type) and 16-bit PNG through GDAL."""
     from rasterio.enums import ColorInterp
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
@@ -259,10 +264,10 @@ def _decode_with_rasterio(data: bytes, name: str) -> DecodedImage:
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with MemoryFile(data) as mem, mem.open() as src:
                 fmt = "TIFF" if src.driver == "GTiff" else src.driver
-                n_pixels = src.width * src.height
-                if n_pixels > MAX_PIXELS:
-                    raise ImageError(_too_big(name, src.width, src.height))
                 count = src.count
+                itemsize = max(np.dtype(d).itemsize for d in src.dtypes)
+                check_decode_budget(name, src.width, src.height, 3 if count == 13 else min(count, 4),
+                                    itemsize, mode)
                 if count > 4 and count != 13:
                     raise ImageError(
                         f"'{name}' has {count} bands. Only 1 (grey), 3 (RGB), 4 (RGB + alpha) or 13 "
@@ -292,6 +297,34 @@ def _decode_with_rasterio(data: bytes, name: str) -> DecodedImage:
         bands = _bands_to_rgb(bands, alpha_last or count == 2, notes)
     rgb = _to_uint8(np.ascontiguousarray(bands), notes)
     return DecodedImage(rgb, notes, fmt)
+
+
+def check_decode_budget(name: str, width: int, height: int, bands: int, itemsize: int,
+                        mode: str | None = None) -> None:
+    """Refuse, from the header alone, an image whose decoding would cost too much.
+
+    Args:
+        name: file name, for the message.
+        width, height: pixels; bands: bands that would be read; itemsize: bytes per sample.
+        mode: :data:`TILES` also refuses an image that would give more than :data:`MAX_TILES` tiles
+            (before decoding, not after); None: the decode limits only.
+
+    Raises:
+        ImageError: over :data:`MAX_PIXELS`, :data:`MAX_DECODE_BYTES` or (tiles) :data:`MAX_TILES`.
+    """
+    if width * height > MAX_PIXELS:
+        raise ImageError(_too_big(name, width, height))
+    need = width * height * bands * itemsize
+    if need > MAX_DECODE_BYTES:
+        raise ImageError(
+            f"'{name}' would decode to {need / 1e6:,.0f} MB ({width} × {height} px × {bands} band"
+            f"{'s' if bands != 1 else ''} × {itemsize} byte{'s' if itemsize != 1 else ''}); the limit is "
+            f"{MAX_DECODE_BYTES / 1e6:.0f} MB. Crop it, or save it as 8-bit RGB.")
+    tiles = (width // TILE_SIZE) * (height // TILE_SIZE)
+    if mode == TILES and tiles > MAX_TILES:
+        raise ImageError(
+            f"The image ({width} × {height} px) would give {tiles:,} tiles; at most {MAX_TILES:,} are "
+            "classified at once. Crop it, or choose 'Resize to one 64×64 tile'.")
 
 
 def _too_big(name: str, width: int, height: int) -> str:
@@ -337,7 +370,11 @@ def _pillow_to_rgb(im: Image.Image, notes: list[str]) -> np.ndarray:
     raise ImageError(f"Image mode {mode} is not supported; save the image as 8-bit RGB.")
 
 
-def _decode_with_pillow(data: bytes, name: str) -> DecodedImage:
+#: Bytes per sample of Pillow image modes (default 1).
+_PILLOW_ITEMSIZE = {"I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
+
+
+def _decode_with_pillow(data: bytes, name: str, mode: str | None = None) -> DecodedImage:
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
@@ -346,8 +383,8 @@ def _decode_with_pillow(data: bytes, name: str) -> DecodedImage:
                 fmt = im.format or ""
                 if fmt not in _PILLOW_FORMATS:
                     raise ImageError(f"'{name}' is a {fmt or 'unknown'} image; upload JPEG, PNG or TIFF.")
-                if im.width * im.height > MAX_PIXELS:
-                    raise ImageError(_too_big(name, im.width, im.height))
+                check_decode_budget(name, im.width, im.height, len(im.getbands()),
+                                    _PILLOW_ITEMSIZE.get(im.mode, 1), mode)
                 if getattr(im, "n_frames", 1) > 1:
                     notes.append("Animated or multi-page image: only the first frame is used.")
                 im.load()
@@ -370,7 +407,7 @@ def _decode_with_pillow(data: bytes, name: str) -> DecodedImage:
     return DecodedImage(rgb, notes, "JPEG" if fmt == "MPO" else fmt)
 
 
-def decode_image(data: bytes, name: str = "image") -> DecodedImage:
+def decode_image(data: bytes, name: str = "image", mode: str | None = None) -> DecodedImage:
     """Decode uploaded bytes to uint8 (H, W, 3) RGB on the EuroSAT scale.
 
     JPEG and PNG are read with Pillow; TIFF/GeoTIFF (any band count, 8/16-bit, float) and 16-bit
@@ -383,14 +420,16 @@ def decode_image(data: bytes, name: str = "image") -> DecodedImage:
         name: file name, for messages.
 
     Raises:
-        ImageError: empty, not an image, damaged, over :data:`MAX_PIXELS`, or an unusable band layout.
+        ImageError: empty, not an image, damaged, over :data:`MAX_PIXELS` / :data:`MAX_DECODE_BYTES`
+            (or, with ``mode`` :data:`TILES`, :data:`MAX_TILES`) — checked before decoding — or an
+            unusable band layout.
     """
     if not data:
         raise ImageError(f"'{name}' is empty (0 bytes).")
     if data[:4] in _TIFF_MAGIC or _is_16bit_png(data):
-        decoded = _decode_with_rasterio(data, name)
+        decoded = _decode_with_rasterio(data, name, mode)
     else:
-        decoded = _decode_with_pillow(data, name)
+        decoded = _decode_with_pillow(data, name, mode)
     h, w = decoded.rgb.shape[:2]
     if h == 0 or w == 0:
         raise ImageError(f"'{name}' has no pixels.")
@@ -507,7 +546,7 @@ def analyse_upload(
     Raises:
         ImageError: the image cannot be used (see :func:`decode_image` and :func:`prepare`).
     """
-    decoded = decode_image(data, name)
+    decoded = decode_image(data, name, mode)
     prepared = prepare(decoded.rgb, mode)
     probs = np.asarray(classifier.predict(prepared.tiles), dtype=np.float32)
     if probs.shape != (len(prepared.tiles), NUM_CLASSES):
@@ -525,6 +564,37 @@ def analyse_upload(
         quality=tiles_quality(prepared.tiles, prepared.grid),
         thresholds=thresholds or Thresholds(),
     )
+
+
+def analyse_uploads(items: Sequence[tuple[Any, str, bytes]], mode: str, classifier: Classifier,
+                    thresholds: Thresholds | None = None,
+                    max_tiles: int = MAX_SESSION_TILES) -> list[UploadResult | UploadFailure]:
+    """:func:`analyse_upload` for several ``(key, name, bytes)`` uploads, one result or failure each.
+
+    Their tiles add up to at most ``max_tiles`` (what a session keeps in memory): once that is
+    reached, the remaining files are not decoded and get a failure saying so.
+    """
+    out: list[UploadResult | UploadFailure] = []
+    total = 0
+    for key, name, data in items:
+        if total >= max_tiles:
+            out.append(UploadFailure(key, name, f"'{name}' was not classified: this upload already holds "
+                                     f"{total:,} tiles and a session keeps at most {max_tiles:,}. Upload "
+                                     "fewer or smaller images at a time."))
+            continue
+        try:
+            res = analyse_upload(data, name, mode, classifier, key=key, thresholds=thresholds)
+        except ImageError as exc:
+            out.append(UploadFailure(key, name, str(exc)))
+            continue
+        if total + res.n_tiles > max_tiles:
+            out.append(UploadFailure(key, name, f"'{name}' gives {res.n_tiles:,} tiles: with the "
+                                     f"{total:,} already here that is over the {max_tiles:,} a session "
+                                     "keeps. Upload it on its own, or crop it."))
+            continue
+        total += res.n_tiles
+        out.append(res)
+    return out
 
 
 def tile_options(probs: np.ndarray, names: Sequence[str]) -> list[tuple[int, str]]:

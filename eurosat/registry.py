@@ -29,6 +29,8 @@ class ModelInfo:
     source: str  # "shipped" or "promoted"
     directory: Path
     metrics: dict = field(default_factory=dict, compare=False, hash=False)
+    #: Why a promoted model could not be used (this is then the shipped fallback), for the sidebar.
+    warning: str | None = field(default=None, compare=False, hash=False)
 
     @property
     def tflite(self) -> Path:
@@ -54,8 +56,10 @@ class ModelInfo:
     @property
     def label(self) -> str:
         """Short text for the sidebar."""
-        acc = self.metrics.get("test", {}).get("tflite_dynamic", {}).get("accuracy")
-        extra = f", test accuracy {acc:.2%}" if isinstance(acc, float) else ""
+        test = self.metrics.get("test")
+        report = test.get("tflite_dynamic") if isinstance(test, dict) else None
+        acc = report.get("accuracy") if isinstance(report, dict) else None
+        extra = f", test accuracy {acc:.2%}" if isinstance(acc, float) and 0 <= acc <= 1 else ""
         return f"{self.name} ({self.source}{extra})"
 
 
@@ -91,6 +95,44 @@ def file_sha256(path: Path) -> str:
         return ""
 
 
+@dataclass(frozen=True)
+class ModelFacts:
+    """The headline figures of a model's ``metrics.json``, each None when absent or malformed."""
+
+    parameters: int | None
+    mflops_served: float | None
+    test_accuracy: float | None
+    test_accuracy_int8: float | None
+    test_ece: float | None
+    temperature: float | None
+    tta_file: bool
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _path(d: object, *keys: str) -> object:
+    for key in keys:
+        d = d.get(key) if isinstance(d, dict) else None
+    return d
+
+
+def model_facts(metrics: dict) -> ModelFacts:
+    """Read the headline figures defensively: a hand-edited or older ``metrics.json`` never crashes a page."""
+    params = _number(metrics.get("parameters"))
+    flops = _number(metrics.get("flops_per_tile_exported", metrics.get("flops_per_tile")))
+    return ModelFacts(
+        parameters=int(params) if params is not None else None,
+        mflops_served=flops / 1e6 if flops is not None else None,
+        test_accuracy=_number(_path(metrics, "test", "tflite_dynamic", "accuracy")),
+        test_accuracy_int8=_number(_path(metrics, "test", "tflite_int8", "accuracy")),
+        test_ece=_number(_path(metrics, "calibration", "test_after", "ece")),
+        temperature=_number(_path(metrics, "calibration", "temperature")),
+        tta_file=isinstance(_path(metrics, "files", "tta"), dict),
+    )
+
+
 def _read_metrics(directory: Path) -> dict:
     """The folder's ``metrics.json``, or {} when it is missing, unreadable or not a JSON object."""
     try:
@@ -100,10 +142,10 @@ def _read_metrics(directory: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def shipped_model() -> ModelInfo:
-    """The model shipped in ``models/``."""
+def shipped_model(warning: str | None = None) -> ModelInfo:
+    """The model shipped in ``models/`` (``warning``: why it stands in for a promoted one)."""
     d = config.models_dir()
-    return ModelInfo(config.MODEL_BASENAME, "shipped", d, _read_metrics(d))
+    return ModelInfo(config.MODEL_BASENAME, "shipped", d, _read_metrics(d), warning)
 
 
 def active_pointer() -> Path:
@@ -112,16 +154,30 @@ def active_pointer() -> Path:
 
 
 def active_model() -> ModelInfo:
-    """The promoted model if its pointer and files are valid, else the shipped one."""
-    try:
-        ptr = json.loads(active_pointer().read_text())
-        d = Path(ptr["directory"])
-        info = ModelInfo(str(ptr["run"]), "promoted", d, _read_metrics(d))
-    except (OSError, ValueError, KeyError, TypeError):
+    """The promoted model if its pointer and files are valid, else the shipped one.
+
+    A pointer that exists but cannot be used gives the shipped model with a ``warning`` saying why
+    (the page shows it: a silent fallback would hide that the promotion was lost).
+    """
+    pointer = active_pointer()
+    if not pointer.exists():
         return shipped_model()
-    if all(p.is_file() for p in (info.tflite, info.tflite_int8, info.keras)):
+    try:
+        ptr = json.loads(pointer.read_text())
+        name, directory = ptr["run"], ptr["directory"]
+        if not isinstance(name, str) or not isinstance(directory, str) or not name:
+            raise TypeError("'run' and 'directory' must be text")
+        d = Path(directory)
+        info = ModelInfo(name, "promoted", d, _read_metrics(d))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return shipped_model(f"The promoted-model pointer {pointer} is unreadable ({type(exc).__name__}: "
+                             f"{exc}); using the shipped model. Promote a run again or revert on the Train "
+                             "page.")
+    missing = [p.name for p in (info.tflite, info.tflite_int8, info.keras) if not p.is_file()]
+    if not missing:
         return info
-    return shipped_model()
+    return shipped_model(f"The promoted model '{info.name}' lacks {', '.join(missing)} in {d}; using the "
+                         "shipped model. Promote the run again or revert on the Train page.")
 
 
 def summarise_run(run_dir: Path) -> dict:

@@ -44,7 +44,10 @@ LAUNCH_FILE = "launch.json"
 STOP_FILE = "stop_requested.json"
 LOG_FILE = "train.log"
 TRAINER_MODULE = "eurosat.train"
-RESERVED_NAMES = frozenset({"promoted"})
+#: Names the app itself uses in the runs folder (and the temporary files it writes beside them).
+RESERVED_NAMES = frozenset({"promoted", "train.lock", "active.json"})
+#: Endings no run name may have: they are the runs folder's own files and their temporary copies.
+RESERVED_SUFFIXES = (".tmp", ".json", ".lock")
 
 #: States written by the trainer while it works, plus "starting" (launched, no status yet).
 ACTIVE_STATES = ("starting", "loading data", "running", "testing", "exporting")
@@ -79,10 +82,12 @@ class TrainSettings:
             raise TrainingError(f"Learning rate must be in (0, 1), got {self.learning_rate}.")
         if not 0 < self.subset <= 1:
             raise TrainingError(f"Subset fraction must be in (0, 1], got {self.subset}.")
-        if self.name and (not _NAME_RE.match(self.name) or self.name in RESERVED_NAMES):
+        if self.name and (not _NAME_RE.match(self.name) or self.name in RESERVED_NAMES
+                          or self.name.lower().endswith(RESERVED_SUFFIXES)):
             raise TrainingError(
                 f"Run name '{self.name}' is not allowed: use up to 64 letters, digits, '.', '_' or '-' "
-                f"(not {', '.join(sorted(RESERVED_NAMES))})."
+                f"(not {', '.join(sorted(RESERVED_NAMES))}, nor a name ending in "
+                f"{', '.join(RESERVED_SUFFIXES)})."
             )
 
     def command(self, run_dir: Path) -> list[str]:

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from eurosat.registry import model_facts
 from eurosat.ui.frame import ensure_frame
 from eurosat.ui.loaders import current_model
 
@@ -13,28 +14,34 @@ Classify **land use / land cover** in Sentinel-2 imagery with a light ResNet tra
 on EuroSAT RGB (10 classes, 64×64 px tiles at 10 m).
 
 - **Map** — draw a rectangle over a Sentinel-2 scene; every 64×64 tile inside is classified and
-  shown as a class map, with the dominant class, the class distribution and GIS exports.
+  shown as a class map, with the dominant class, the class distribution and GIS exports. Cloud,
+  shadow and no-data tiles are masked, and tiles the model is unsure of are marked *Uncertain*.
 - **Upload** — classify your own image (JPEG/PNG/TIFF): top classes with probabilities.
 - **Explain** — Grad-CAM heatmaps: which pixels made the model choose a class.
 - **Train** — retrain the model in the background, watch it learn, and promote a run.
 """
 )
 info = current_model()
-metrics = info.metrics
+facts = model_facts(info.metrics)
+rule = info.thresholds
 st.subheader("Model in use")
-if not metrics:
+if not info.metrics:
     st.warning(f"No metrics found for the model in `{info.directory}`.")
 else:
-    cols = st.columns(4)
-    test = metrics.get("test", {})
-    cols[0].metric("Parameters", f"{metrics.get('parameters', 0):,}")
-    flops = metrics.get("flops_per_tile_exported", metrics.get("flops_per_tile", 0))
-    cols[1].metric("MFLOPs / tile", f"{flops / 1e6:.0f}",
-                   help="Of the TFLite model the app runs" + (
-                       f": the network ({metrics['flops_per_tile'] / 1e6:.0f} M) on 8 flips/rotations of "
-                       "each tile, averaged (test-time augmentation)" if metrics.get("tta") else ""))
-    if "tflite_dynamic" in test:
-        cols[2].metric("Test accuracy (TFLite)", f"{test['tflite_dynamic']['accuracy']:.2%}")
-    if "tflite_int8" in test:
-        cols[3].metric("Test accuracy (int8)", f"{test['tflite_int8']['accuracy']:.2%}")
-    st.caption(f"{info.label} — files in `{info.directory}`")
+    cols = st.columns(5)
+    cols[0].metric("Parameters", f"{facts.parameters:,}" if facts.parameters is not None else "?")
+    cols[1].metric("MFLOPs / tile", f"{facts.mflops_served:.0f}" if facts.mflops_served is not None else "?",
+                   help="Of the single-pass TFLite model every page runs"
+                   + (" (an 8-view file, 8× slower, ships beside it)" if facts.tta_file else ""))
+    if facts.test_accuracy is not None:
+        cols[2].metric("Test accuracy (TFLite)", f"{facts.test_accuracy:.2%}")
+    if facts.test_accuracy_int8 is not None:
+        cols[3].metric("Test accuracy (int8)", f"{facts.test_accuracy_int8:.2%}")
+    if facts.test_ece is not None:
+        cols[4].metric("Calibration error (ECE)", f"{facts.test_ece:.3f}",
+                       help=f"Temperature {facts.temperature:.3f} fitted on validation, inside the files: a "
+                       "tile shown at 90 % is right about 90 % of the time (on EuroSAT-like imagery)."
+                       if facts.temperature is not None else None)
+    st.caption(f"{info.label} — files in `{info.directory}`. Maps show a tile as land only with ≥ "
+               f"{rule.min_clear:.0%} clear pixels and a calibrated probability ≥ "
+               f"{rule.min_probability:.2f}; otherwise Cloud / no data or Uncertain.")

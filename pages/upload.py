@@ -3,9 +3,17 @@
 import streamlit as st
 
 from eurosat.classes import CLASS_NAMES
-from eurosat.errors import ImageError, ModelLoadError
+from eurosat.errors import ModelLoadError
 from eurosat.image_charts import class_distribution, tile_class_grid, topk_bar
-from eurosat.images import MAX_PIXELS, MAX_TILES, RESIZE, TILES, UploadFailure, analyse_upload, tile_choices
+from eurosat.images import (
+    MAX_PIXELS,
+    MAX_TILES,
+    RESIZE,
+    TILES,
+    UploadFailure,
+    analyse_uploads,
+    tile_choices,
+)
 from eurosat.ui.frame import ensure_frame
 from eurosat.ui.loaders import current_model, get_classifier
 from eurosat.ui.state import EXPLAIN_IMAGE, EXPLAIN_SOURCE, UPLOAD_RESULTS
@@ -44,15 +52,10 @@ if files:
         except ModelLoadError as exc:
             st.error(str(exc))
             st.stop()
-        results = []
         with st.spinner("Classifying…"):
-            for f, key in zip(files, keys, strict=True):
-                try:
-                    results.append(analyse_upload(f.getvalue(), f.name, mode, classifier, key=key,
-                                                  thresholds=current_model().thresholds))
-                except ImageError as exc:
-                    results.append(UploadFailure(key, f.name, str(exc)))
-        st.session_state[UPLOAD_RESULTS] = results
+            items = [(key, f.name, f.getvalue()) for f, key in zip(files, keys, strict=True)]
+            st.session_state[UPLOAD_RESULTS] = analyse_uploads(items, mode, classifier,
+                                                               current_model().thresholds)
 elif st.session_state[UPLOAD_RESULTS]:
     st.caption("Results of your last upload (upload again to replace them).")
 else:

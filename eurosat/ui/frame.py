@@ -8,7 +8,13 @@ therefore calls :func:`ensure_frame`, which draws the frame only when the router
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
+
+# GDAL's raster block cache, capped for the app's process as the CLI caps it (MB): a huge upload read
+# decimated must not leave the server holding gigabytes. Read by GDAL on first use, so set first.
+os.environ.setdefault("GDAL_CACHEMAX", "64")
 
 from eurosat.ui.state import init_state
 from eurosat.ui.widgets import model_sidebar

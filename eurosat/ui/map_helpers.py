@@ -16,8 +16,11 @@ GeoTIFF path: overlay, tiles, classes.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +40,18 @@ from eurosat.ui.loaders import current_model, get_classifier
 from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_IMAGERY, MAP_RESULT, MAP_SCENE, MAP_WIDGET
 
 Request = tuple[str, BBox | None]  # ("area", bbox) or ("scene", None)
-UPLOAD_DIR = Path(tempfile.gettempdir()) / "eurosat_uploads"
+#: Most GeoTIFF uploads kept on disk by this server (oldest removed first).
+MAX_KEPT_UPLOADS = 32
+
+
+def _private_upload_dir() -> Path:
+    """A folder of this server process only (mode 0700, removed when the process exits)."""
+    folder = Path(tempfile.mkdtemp(prefix="eurosat_uploads_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+UPLOAD_DIR = _private_upload_dir()
 SOURCE_LOCAL = "Shipped scene / my GeoTIFF"
 SOURCE_STAC = "STAC search (Sentinel-2 anywhere)"
 OTHER_CATALOGUE = "Other STAC API (type its URL)"
@@ -80,13 +94,29 @@ def scene_overlay(path: Path, spec: BandSpec) -> tuple[str, BBox]:
 
 
 def save_upload(name: str, data: bytes) -> Path:
-    """Write an uploaded file to a temporary folder (one sub-folder per content hash); return its path."""
+    """Write an uploaded file to this server's private folder (one sub-folder per content hash).
+
+    The write is atomic (a temporary file renamed into place), so a file is whole or absent, and a
+    file whose size does not match the upload is written again. Only the newest
+    :data:`MAX_KEPT_UPLOADS` uploads are kept. Returns the file's path.
+    """
     folder = UPLOAD_DIR / hashlib.sha256(data).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (Path(name).name or "upload.tif")
-    if not path.is_file():
-        path.write_bytes(data)
+    if not path.is_file() or path.stat().st_size != len(data):
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    os.utime(folder)
+    _prune_uploads()
     return path
+
+
+def _prune_uploads() -> None:
+    folders = sorted((d for d in UPLOAD_DIR.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    for old in folders[:-MAX_KEPT_UPLOADS]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _key(name: str, scene: Path | str) -> str:

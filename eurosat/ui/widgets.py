@@ -14,6 +14,8 @@ def model_sidebar() -> None:
     with st.sidebar:
         st.markdown("**Model in use**")
         st.caption(info.label)
+        if info.warning:
+            st.warning(info.warning)
         if not info.tflite.is_file():
             st.error(f"Model file missing: {info.tflite}")
         st.caption(f"{ATTRIBUTION}. EuroSAT: Helber et al., 2019 (MIT licence).")
