@@ -10,8 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from eurosat.inference import TFLiteClassifier
 from eurosat.registry import ModelInfo, active_model
+from eurosat.serving import ClassifierPool
 
 
 def _mtime(path: Path) -> float:
@@ -22,8 +22,8 @@ def _mtime(path: Path) -> float:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _classifier(path: str, mtime: float, num_threads: int) -> TFLiteClassifier:  # noqa: ARG001
-    return TFLiteClassifier(path, num_threads=num_threads)
+def _classifier(path: str, mtime: float, num_threads: int) -> ClassifierPool:  # noqa: ARG001
+    return ClassifierPool(path, num_threads=num_threads)
 
 
 def current_model() -> ModelInfo:
@@ -31,8 +31,9 @@ def current_model() -> ModelInfo:
     return active_model()
 
 
-def get_classifier(int8: bool = False, num_threads: int = 2) -> TFLiteClassifier:
-    """The active model's TFLite classifier (dynamic-range by default).
+def get_classifier(int8: bool = False, num_threads: int = 2) -> ClassifierPool:
+    """The active model's TFLite classifier (dynamic-range by default), shared by every user of this
+    server: a pool of interpreters, shortest job first (:mod:`eurosat.serving`).
 
     Raises:
         ModelLoadError: the file is missing or broken.

@@ -1,0 +1,112 @@
+"""Six users at once: the Map page's classification path under concurrent sessions, before and after.
+
+    .venv/bin/python benchmarks/load_users.py [--users 6] [--model models/eurosat_resnet_light.tflite]
+
+Each "user" is a thread running exactly what the Map page runs when its button is pressed
+(:func:`eurosat.tiling.classify_scene` / ``classify_area`` with the server's shared classifier;
+Streamlit serves every session on its own thread the same way). All sessions are local, bounded
+(one job each) and stop by themselves. Measured in one run, for two ways of sharing the model:
+
+* **before** — one :class:`~eurosat.inference.TFLiteClassifier` behind its lock (2 threads), as
+  the app shared it until now;
+* **after** — :class:`~eurosat.serving.ClassifierPool` (one interpreter per core, 64-tile turns,
+  shortest job first), what the app uses now.
+
+Cases: one user alone (median of 3); ``--users`` users pressing "Classify the whole scene" at once
+(each one's time / the one-user time); a 20-tile rectangle drawn while ``users - 1`` whole-scene jobs
+run (its time / its own one-user time). Writes ``benchmarks/load_users.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eurosat import config  # noqa: E402
+from eurosat.inference import TFLiteClassifier  # noqa: E402
+from eurosat.serving import ClassifierPool  # noqa: E402
+from eurosat.tiling import classify_area, classify_scene  # noqa: E402
+
+#: A rectangle of the shipped scene holding 20 whole tiles (5 × 4).
+SMALL_BBOX = (12.58, 52.478, 12.628, 52.503)
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _concurrent(jobs: list, delays: list[float]) -> list[float]:
+    """Run ``jobs`` on threads, each started after its delay; return each one's own duration."""
+    times = [0.0] * len(jobs)
+    start = threading.Barrier(len(jobs))
+
+    def run(i: int) -> None:
+        start.wait()
+        time.sleep(delays[i])
+        times[i] = _timed(jobs[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    return times
+
+
+def measure(clf, scene: Path, users: int) -> dict:
+    def whole() -> None:
+        classify_scene(scene, clf)
+
+    def small() -> None:
+        r = classify_area(scene, SMALL_BBOX, clf)
+        assert r.n_tiles == 20, r.n_tiles
+
+    whole(), small()  # warm up
+    alone = statistics.median(_timed(whole) for _ in range(3))
+    small_alone = statistics.median(_timed(small) for _ in range(5))
+    many = _concurrent([whole] * users, [0.0] * users)
+    mixed = _concurrent([whole] * (users - 1) + [small], [0.0] * (users - 1) + [0.3])
+    return {"whole_alone_s": round(alone, 3), "small_alone_s": round(small_alone, 3),
+            "whole_concurrent_s": [round(t, 3) for t in many],
+            "whole_worst_ratio": round(max(many) / alone, 2),
+            "small_among_big_s": round(mixed[-1], 3), "small_ratio": round(mixed[-1] / small_alone, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--users", type=int, default=6)
+    p.add_argument("--model", type=Path, default=config.models_dir() / config.TFLITE_DYNAMIC)
+    a = p.parse_args(argv)
+    scene = config.default_scene()
+    res = {"model": a.model.name, "users": a.users, "cpus": os.cpu_count(),
+           "before": measure(TFLiteClassifier(a.model, num_threads=2), scene, a.users),
+           "after": measure(ClassifierPool(a.model), scene, a.users)}
+    rows = ["`python benchmarks/load_users.py` — model "
+            f"`{a.model.name}`, {a.users} users, {os.cpu_count()} CPUs; times are each job's own, start to "
+            "result (reading, masks, model, footprints), in one run.", "",
+            "| sharing | whole scene alone | worst of the users at once (× alone) | 20-tile area alone | "
+            "20-tile area among the big jobs (× alone) |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, label in (("before", "one interpreter + lock"), ("after", "pool, shortest job first")):
+        r = res[name]
+        rows.append(f"| {label} | {r['whole_alone_s']:.2f} s | {max(r['whole_concurrent_s']):.2f} s "
+                    f"({r['whole_worst_ratio']:.1f}×) | {r['small_alone_s']:.2f} s | "
+                    f"{r['small_among_big_s']:.2f} s ({r['small_ratio']:.1f}×) |")
+    (ROOT / "benchmarks" / "load_users.md").write_text("\n".join(rows) + "\n")
+    (ROOT / "benchmarks" / "load_users.json").write_text(json.dumps(res, indent=1))
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
