@@ -166,8 +166,15 @@ def validate(src: DatasetReader) -> None:
             "so it cannot be placed on the map. Use a GeoTIFF, or georeference it first "
             "(e.g. `gdalwarp -t_srs EPSG:32633 in.tif out.tif` for an image with GCPs)."
         )
+    if not (src.crs.is_geographic or src.crs.is_projected):
+        raise GeoError(f"'{name}' has a local (engineering) coordinate system, not one on the Earth, so it "
+                       "cannot be placed on the map. Georeference it in a geographic or projected CRS "
+                       "(e.g. `gdalwarp -t_srs EPSG:32633`).")
     if src.transform.b != 0 or src.transform.d != 0:
         raise GeoError(f"'{name}' has a rotated pixel grid; warp it to a north-up grid first (gdalwarp).")
+    if src.transform.e >= 0 or src.transform.a <= 0:
+        raise GeoError(f"'{name}' is stored south-up or mirrored (pixel size {src.transform.a:g}, "
+                       f"{src.transform.e:g}); warp it to a north-up grid first (`gdalwarp in.tif out.tif`).")
     if src.count < 3:
         raise GeoError(
             f"'{name}' has {src.count} band{'s' if src.count != 1 else ''}; the model needs red, green "
@@ -233,9 +240,29 @@ def file_declares_offset(src: DatasetReader) -> bool:
 
 
 def lonlat_bounds(src: DatasetReader) -> BBox:
-    """Envelope of the raster in lon/lat degrees (west, south, east, north), edges densified."""
-    w, s, e, n = transform_bounds(src.crs, LONLAT, *src.bounds, densify_pts=21)
-    return (float(w), float(s), float(e), float(n))
+    """Envelope of the raster in lon/lat degrees (west, south, east, north), edges densified.
+
+    Raises:
+        GeoError: the corners cannot be placed on the Earth (coordinates far outside the CRS's
+            area of use, or a CRS PROJ cannot transform).
+    """
+    name = Path(src.name).name
+    try:
+        w, s, e, n = transform_bounds(src.crs, LONLAT, *src.bounds, densify_pts=21)
+    except Exception as exc:  # GDAL's CPLE_* errors are not RasterioError; PROJ raises others
+        corners = tuple(round(v) for v in src.bounds)
+        raise GeoError(f"'{name}' cannot be placed on the Earth: its corners {corners} do not transform "
+                       f"from {src.crs.to_string() or 'its CRS'} to lon/lat ({exc}). Check its "
+                       "georeferencing (gdalinfo).") from exc
+    box = (float(w), float(s), float(e), float(n))
+    if all(np.isfinite(box)) and box[0] > box[2]:
+        raise GeoError(f"'{name}' crosses the antimeridian (180°, lon/lat {box}); the map cannot show it in "
+                       "one piece. Split it at 180° (gdalwarp -te) and open each half.")
+    if not all(np.isfinite(box)) or not (-180.0 <= box[0] < box[2] <= 180.0
+                                         and -90.0 <= box[1] < box[3] <= 90.0):
+        raise GeoError(f"'{name}' lies outside the Earth in lon/lat ({box}): its coordinates do not fit its "
+                       f"CRS {src.crs.to_string()}. Check its georeferencing (gdalinfo).")
+    return box
 
 
 def ground_pixel_size(crs: CRS, transform: Affine, width: int, height: int) -> float:

@@ -314,6 +314,20 @@ def _busy_message(name: str, pid: object) -> str:
             "on this machine: wait for it to finish or stop it first.")
 
 
+def looks_like_pool(path: Path) -> bool:
+    """A ``.zip`` file, or a folder with class sub-folders (directly or under ``2750/``), checked
+    without walking the tree (a path such as ``/`` is refused at once)."""
+    from eurosat.classes import CLASS_NAMES
+
+    try:
+        if path.is_file():
+            return path.suffix.lower() == ".zip"
+        return path.is_dir() and any((path / sub / name).is_dir()
+                                     for sub in ("", "2750") for name in CLASS_NAMES)
+    except OSError:
+        return False
+
+
 def launch_run(settings: TrainSettings, root: Path | None = None) -> Run:
     """Start a training in the background and take the lock.
 
@@ -329,10 +343,11 @@ def launch_run(settings: TrainSettings, root: Path | None = None) -> Run:
         DataNotFoundError: the data path does not exist.
     """
     settings.validate()
-    if not Path(settings.data).expanduser().exists():
+    if not looks_like_pool(Path(settings.data).expanduser()):
+        # one message whether the path is missing or something else: the form does not reveal paths
         raise DataNotFoundError(
-            f"Training data not found at '{settings.data}'. Enter the path of EuroSAT_RGB.zip or of a "
-            "folder with one sub-folder per class (or set EUROSAT_DATA_DIR)."
+            f"No EuroSAT pool at '{settings.data}'. Enter the path of EuroSAT_RGB.zip or of a folder "
+            "with one sub-folder per class (or set EUROSAT_DATA_DIR)."
         )
     root = Path(root) if root is not None else config.runs_dir()
     root.mkdir(parents=True, exist_ok=True)

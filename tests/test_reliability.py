@@ -16,7 +16,7 @@ import rasterio
 from streamlit.testing.v1 import AppTest
 
 from eurosat import config, runs
-from eurosat.errors import ImageError, TrainingError
+from eurosat.errors import DataNotFoundError, ImageError, TrainingError
 from eurosat.images import MAX_DECODE_BYTES, TILES, analyse_uploads, decode_image
 from eurosat.registry import active_model, active_pointer, model_facts
 from tests.rasters import FakeClassifier
@@ -172,3 +172,41 @@ def test_row1_and_row5_train_page_lists_a_run_with_unknown_result_keys(runs_dir)
         at.radio[0].set_value(key).run()
         assert not at.exception, (key, at.exception)
     assert "some_future_model" in at.radio[0].options
+
+
+def _tif(path: Path, crs, transform) -> Path:
+    with rasterio.open(path, "w", driver="GTiff", width=128, height=128, count=3, dtype="uint8", crs=crs,
+                       transform=transform) as dst:
+        dst.write(np.full((3, 128, 128), 90, np.uint8))
+    return path
+
+
+@pytest.mark.parametrize(("crs", "transform", "words"), [
+    ('LOCAL_CS["arbitrary",UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]',
+     rasterio.Affine(10, 0, 0, 0, -10, 1000), r"local \(engineering\) coordinate system"),
+    ("EPSG:32633", rasterio.Affine(10, 0, 1e12, 0, -10, 1e12),
+     "cannot be placed on the Earth|outside the Earth"),
+    ("EPSG:32633", rasterio.Affine(10, 0, 330000, 0, 10, 5822040), "south-up"),
+    ("EPSG:4326", rasterio.Affine(0.001, 0, 179.99, 0, -0.001, 10.0), "antimeridian|outside the Earth"),
+])
+def test_row4_and_row11_odd_georeferencing_is_a_clear_error(tmp_path, capsys, crs, transform, words):
+    from eurosat import classify
+    from eurosat.errors import GeoError
+    from eurosat.geo import inspect_scene
+
+    path = _tif(tmp_path / "odd.tif", rasterio.crs.CRS.from_user_input(crs), transform)
+    with pytest.raises(GeoError, match=words):
+        inspect_scene(path)
+    assert classify.main([str(path), "--out", str(tmp_path / "c.tif"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_row9_the_data_field_reveals_no_paths_and_never_walks_the_disk(runs_dir, tmp_path):
+    messages = []
+    for data in ("/", "/etc", "/no/such/place", str(tmp_path)):
+        with pytest.raises(DataNotFoundError) as info:
+            runs.launch_run(runs.TrainSettings(data=data, name="probe"), runs_dir)
+        messages.append(str(info.value).replace(data, "PATH"))
+    assert len(set(messages)) == 1  # the same words whether the path exists or not
+    assert not (runs_dir / "probe").exists()

@@ -189,7 +189,7 @@ def test_history_rows_carry_settings_and_accuracies(runs_dir):
 
 
 def test_missing_data_and_taken_names_are_refused_before_anything_starts(runs_dir, data_file):
-    with pytest.raises(DataNotFoundError, match="not found"):
+    with pytest.raises(DataNotFoundError, match="No EuroSAT pool"):
         runs.launch_run(runs.TrainSettings(data=str(data_file.parent / "nope.zip"), name="a"))
     write_fake_run(runs_dir, "taken")
     with pytest.raises(TrainingError, match="already exists"):
