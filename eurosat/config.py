@@ -85,7 +85,8 @@ class TrainConfig:
     tta: bool = True  # also export an "8 views, slower" TFLite file (averages the 8 flips/rotations)
     teacher: str | None = None  # distil from this .tflite model's probabilities (offline soft targets)
     distill_weight: float = 0.7  # share of the teacher's probabilities in each training target
-    outlier_fraction: float = 0.0  # extra synthetic outliers (clouds, haze, shadow...) with uniform targets
+    outlier_fraction: float = 0.0  # extra synthetic outliers (clouds, haze, no data...) with uniform targets
+    outlier_kinds: tuple[str, ...] = ("cloud", "haze", "nodata", "noise", "flat")  # eurosat.synthetic kinds
     ema: bool = False  # exponential moving average of the weights (evaluated and checkpointed)
     calibrate: bool = True  # fit temperature scaling on the validation split and fold it into the model
 

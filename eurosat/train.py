@@ -208,7 +208,7 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
     if n_out:
         from eurosat.synthetic import outlier_tiles
 
-        x_out, _ = outlier_tiles(x_train, n_out, seed=cfg.seed)
+        x_out, _ = outlier_tiles(x_train, n_out, seed=cfg.seed, kinds=tuple(cfg.outlier_kinds))
         x_train = np.concatenate([x_train, x_out])
         targets = np.concatenate([targets, np.full((n_out, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32)])
         print(f"outlier exposure: {n_out} synthetic outlier tiles with uniform targets", flush=True)
@@ -457,6 +457,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--outlier-fraction", type=float, default=d.outlier_fraction,
                    help="extra synthetic cloud/haze/shadow/no-data tiles with uniform targets, as a "
                         "fraction of the training images (outlier exposure)")
+    p.add_argument("--outlier-kinds", default=",".join(d.outlier_kinds),
+                   help="comma-separated kinds of synthetic outliers (of cloud, haze, shadow, nodata, noise, "
+                        "flat); shadow is off by default: a shadowed tile looks like dark water or forest")
     p.add_argument("--ema", action="store_true", help="average the weights (EMA) for validation and export")
     p.add_argument("--no-calibrate", action="store_true",
                    help="do not fold the validation-fitted temperature into the model")
@@ -470,9 +473,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export,
                       warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta,
                       teacher=a.teacher, distill_weight=a.distill_weight,
-                      outlier_fraction=a.outlier_fraction, ema=a.ema, calibrate=not a.no_calibrate)
+                      outlier_fraction=a.outlier_fraction, ema=a.ema, calibrate=not a.no_calibrate,
+                      outlier_kinds=tuple(k.strip() for k in a.outlier_kinds.split(",") if k.strip()))
     if not 0 < cfg.subset <= 1:
         p.error("--subset must be in (0, 1]")
+    from eurosat.synthetic import OUTLIER_KINDS
+
+    if set(cfg.outlier_kinds) - set(OUTLIER_KINDS):
+        p.error(f"--outlier-kinds: unknown {sorted(set(cfg.outlier_kinds) - set(OUTLIER_KINDS))}; "
+                f"choose from {', '.join(OUTLIER_KINDS)}")
     if not 0 <= cfg.distill_weight <= 1 or not 0 <= cfg.outlier_fraction <= 1:
         p.error("--distill-weight and --outlier-fraction must be in [0, 1]")
     if cfg.epochs < 1 or cfg.batch_size < 1:
