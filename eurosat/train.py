@@ -314,10 +314,12 @@ def _calibrate(model, cfg: TrainConfig, x_val: np.ndarray, y_val: np.ndarray, x_
                y_test: np.ndarray) -> tuple[keras.Model, dict]:
     """Fit temperature scaling on the validation split; fold it into the model when ``cfg.calibrate``.
 
-    Returns the (calibrated) model and a report: the temperature, and ECE/NLL/reliability bins on
-    validation and test before and after.
+    Returns the (calibrated) model and a report: the temperature, ECE/NLL/reliability bins on
+    validation and test before and after, and under ``decision`` the Uncertain threshold chosen on
+    the calibrated validation predictions (:func:`eurosat.decision.choose_min_probability`).
     """
     from eurosat.calibration import apply_temperature, calibration_report, fit_temperature, fold_temperature
+    from eurosat.decision import choose_min_probability
 
     p_val = model.predict(x_val.astype(np.float32), batch_size=256, verbose=0)
     p_test = model.predict(x_test.astype(np.float32), batch_size=256, verbose=0)
@@ -329,8 +331,12 @@ def _calibrate(model, cfg: TrainConfig, x_val: np.ndarray, y_val: np.ndarray, x_
         "test_before": calibration_report(p_test, y_test),
         "test_after": calibration_report(apply_temperature(p_test, temperature), y_test),
     }
+    report["decision"] = choose_min_probability(apply_temperature(p_val, temperature), y_val)
     if cfg.calibrate:
         model = fold_temperature(model, temperature)
+    print(f"uncertain below p = {report['decision']['min_probability']:.3f} (validation: kept "
+          f"{report['decision']['coverage']:.1%}, wrong {report['decision']['error_of_kept']:.2%} of those)",
+          flush=True)
     print(f"calibration: T = {temperature:.3f}; test ECE {report['test_before']['ece']:.4f} → "
           f"{report['test_after']['ece']:.4f}", flush=True)
     return model, report
@@ -371,7 +377,8 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "test": {"keras": classification_report(y_test, plain := keras_predictions(best, x_test))},
         "files": {"keras": {"path": str(keras_file), "size_bytes": keras_file.stat().st_size}},
         "tta": cfg.tta,
-        "calibration": calibration,
+        "calibration": {k: v for k, v in calibration.items() if k != "decision"},
+        "decision": calibration["decision"],
         "distillation": ({"teacher": cfg.teacher, "weight": cfg.distill_weight} if cfg.teacher else None),
         "outlier_fraction": cfg.outlier_fraction,
         "ema": cfg.ema,

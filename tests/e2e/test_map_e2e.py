@@ -109,3 +109,40 @@ def test_open_a_16bit_four_band_geotiff(app_url, page, scene_path, tmp_path):
     page.get_by_text(re.compile(r"288 tiles of 64×64 px .* s2_l2a_4band\.tif · bands \(3, 2, 1\)")).wait_for()
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "map_upload_16bit.png"), full_page=True)
+
+
+def test_whole_scene_with_synthetic_clouds_shows_the_cloud_legend_and_a_land_only_distribution(
+        app_url, page, scene_path, tmp_path):
+    """The real scene with synthetic cumulus and shadows (eurosat.synthetic.cloudy_scene, seed 3,
+    25 % cover): the map shows a Cloud / no data legend entry and the distribution counts land only."""
+    import numpy as np
+    import rasterio
+
+    from eurosat.synthetic import cloudy_scene
+
+    with rasterio.open(scene_path) as src:
+        rgb = np.moveaxis(src.read(), 0, -1)
+        profile = src.profile
+    cloudy, cloud, _ = cloudy_scene(rgb, seed=3, coverage=0.25)
+    path = tmp_path / "cloudy_scene.tif"
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.moveaxis(cloudy, -1, 0))
+    _open_map_page(page, app_url)
+    page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(path))
+    page.frame_locator(MAP_IFRAME).locator("img.leaflet-image-layer").wait_for()
+    page.get_by_text(re.compile(r"cloudy_scene\.tif, 1536×768 px")).wait_for()
+    page.get_by_role("button", name=re.compile("Classify the whole scene")).click()
+    try:
+        page.get_by_text("Dominant class (whole scene)").wait_for()
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "map_clouds.png"), full_page=True)
+    caption = page.get_by_text(re.compile(r"classified land, \d+% cloud / no data")).inner_text()
+    cloud_share = int(re.search(r"(\d+)% cloud / no data", caption).group(1))
+    assert cloud_share >= 15, caption  # about a quarter of the scene is under cloud or shadow
+    legend = page.frame_locator(MAP_IFRAME).locator(".eurosat-legend")
+    legend.get_by_text("Cloud / no data").wait_for()
+    assert legend.get_by_text(re.compile(r"of land")).first.is_visible()
+    tables = page.locator('[data-testid="stDataFrame"]')
+    tables.nth(1).wait_for()  # land classes, then land / cloud / uncertain
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(ARTIFACTS / "map_clouds.png"), full_page=True)
