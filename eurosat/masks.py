@@ -60,7 +60,8 @@ class RGBTests:
     haze_whiteness: float = 0.45
     speck_px: int = 7  # opening size: bright objects narrower than this (70 m) are not cloud (roofs)
     edge_px: int = 3  # dilation of the cloud mask (soft edges, 30 m at 10 m pixels)
-    shadow_darkness: float = 0.55  # shadow: darker than this × the clear land's median brightness
+    shadow_contrast: float = 0.8  # a shift casts shadow if the land under it is darker than this × median
+    shadow_darkness: float = 0.7  # a shadow pixel: darker than this × the clear land's median brightness
     shadow_max_shift_px: int = 160  # farthest shadow searched (1.6 km at 10 m)
     min_cloud_px_for_shadow: int = 64  # fewer cloud pixels than this: no shadow search
 
@@ -183,9 +184,10 @@ def shadow_from_clouds(rgb: np.ndarray, cloud: np.ndarray, nodata: np.ndarray,
                        tests: RGBTests = DEFAULT_TESTS) -> np.ndarray:
     """Cloud shadow: the cloud mask shifted to where it darkens the land most, ∩ dark pixels.
 
-    The shift is searched over 16 directions and distances up to ``shadow_max_shift_px``; a shift
-    is kept only if the pixels under the shifted clouds are on average darker than
-    ``shadow_darkness`` × the clear land's median brightness. Returns bool (H, W).
+    The shift is searched over 16 directions and distances up to ``shadow_max_shift_px``; the
+    darkest is kept only if the land under the shifted clouds is on average darker than
+    ``shadow_contrast`` × the clear land's median brightness; then the pixels under it darker than
+    ``shadow_darkness`` × that median are shadow. Returns bool (H, W).
     """
     none = np.zeros(cloud.shape, bool)
     if int(cloud.sum()) < tests.min_cloud_px_for_shadow:
@@ -194,13 +196,14 @@ def shadow_from_clouds(rgb: np.ndarray, cloud: np.ndarray, nodata: np.ndarray,
     land = ~cloud & ~nodata
     if not land.any():
         return none
-    dark_limit = tests.shadow_darkness * float(np.median(brightness[land]))
+    median = float(np.median(brightness[land]))
+    dark_limit = tests.shadow_darkness * median
     # search on a 4× decimated grid (fast), then apply the best shift at full resolution
     step = 4
     small_cloud = cloud[::step, ::step]
     small_b = brightness[::step, ::step]
     small_land = land[::step, ::step]
-    best, best_score = None, dark_limit
+    best, best_score = None, tests.shadow_contrast * median
     for angle in np.arange(16) * (np.pi / 8):
         for dist in range(8, tests.shadow_max_shift_px + 1, 8):
             dy, dx = int(round(np.sin(angle) * dist / step)), int(round(np.cos(angle) * dist / step))
