@@ -145,3 +145,31 @@ def cloudy_scene(rgb: np.ndarray, seed: int = 0, coverage: float = 0.25, scale_p
         cloud[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
     image = add_cloud(add_shadow(rgb, shadow, darkness), cloud)
     return image, cloud, shadow * (1.0 - cloud)
+
+
+def edited_copy(rgb: np.ndarray, moves: list[tuple[tuple[int, int], tuple[int, int]]], seed: int = 0,
+                gain: float = 1.04, offset: float = 2.0, noise: float = 1.5, shift: tuple[int, int] = (12, 20)
+                ) -> tuple[np.ndarray, tuple[int, int]]:
+    """A second "date" of a scene: some tiles replaced by other real tiles, another radiometry, a shift.
+
+    Args:
+        rgb: uint8 (H, W, 3) first date.
+        moves: ``((to_row, to_col), (from_row, from_col))`` tile indexes: the 64×64 content of
+            ``from`` is pasted over ``to`` (e.g. a lake tile over a field tile).
+        seed: noise seed.
+        gain, offset, noise: radiometric difference ``v·gain + offset + N(0, noise)``.
+        shift: (rows, cols) pixels the new image starts later than the first (a sub-tile offset of the
+            whole acquisition grid: the caller moves the geotransform origin by the same pixels).
+
+    Returns:
+        (uint8 (H - rows, W - cols, 3) second date, the shift), so that pixel (r, c) of the result is
+        ground pixel (r + rows, c + cols) of the first date.
+    """
+    rng = np.random.default_rng(seed)
+    out = rgb.astype(np.float32)
+    t = 64
+    for (tr, tc), (fr, fc) in moves:
+        out[tr * t:(tr + 1) * t, tc * t:(tc + 1) * t] = rgb[fr * t:(fr + 1) * t, fc * t:(fc + 1) * t]
+    noisy = out * gain + offset + rng.normal(0.0, noise, out.shape)
+    dy, dx = shift
+    return np.clip(np.rint(noisy[dy:, dx:]), 0, 255).astype(np.uint8), shift

@@ -487,7 +487,8 @@ def classify_tiles_at(
     )
 
 
-def _spec_for(src: DatasetReader, spec: BandSpec | None) -> BandSpec:
+def spec_for(src: DatasetReader, spec: BandSpec | None) -> BandSpec:
+    """``spec``, or the bands, offset and SCL band the open file suggests."""
     if spec is not None:
         return spec
     return BandSpec(default_rgb_bands(src.descriptions, src.colorinterp),
@@ -517,7 +518,7 @@ def classify_area(
     with open_raster(path) as src:
         validate(src)
         rows, cols = select_area(src, bbox, max_tiles)
-        return classify_tiles_at(src, rows, cols, classifier, _spec_for(src, spec), keep_tiles, progress,
+        return classify_tiles_at(src, rows, cols, classifier, spec_for(src, spec), keep_tiles, progress,
                                  bbox=bbox, thresholds=thresholds, tests=tests, provenance=provenance)
 
 
@@ -554,6 +555,6 @@ def classify_scene(
                 "`python -m eurosat.classify SCENE.tif --out classes.tif`."
             )
         rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
-        return classify_tiles_at(src, rr.ravel(), cc.ravel(), classifier, _spec_for(src, spec), keep_tiles,
+        return classify_tiles_at(src, rr.ravel(), cc.ravel(), classifier, spec_for(src, spec), keep_tiles,
                                  progress, strip_rows, thresholds=thresholds, tests=tests,
                                  provenance=provenance)
