@@ -9,6 +9,7 @@ pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/map.py", title="Map", icon=":material/map:"),
     st.Page("pages/upload.py", title="Upload", icon=":material/upload:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]

@@ -17,7 +17,7 @@ import io
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import folium.plugins
@@ -30,6 +30,9 @@ from eurosat.classes import CLASS_COLORS, CLASS_NAMES
 from eurosat.decision import CLOUD_CODE, CLOUD_COLOR, UNCERTAIN_CODE, UNCERTAIN_COLOR, code_label
 from eurosat.geo import BBox
 from eurosat.tiling import AreaResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eurosat.change import ChangeResult
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "leaflet"
 RECTANGLE_COLOR = "#ff7800"
@@ -272,6 +275,44 @@ def result_layer(result: AreaResult, opacity: float = CLASS_OPACITY) -> folium.F
             share = f"{row['tiles']} tiles ({row['share']:.0%} of area)"
             entries.append((row["status"], row["color"], share))
     Legend(entries).add_to(fg)
+    return fg
+
+
+def change_layer(result: ChangeResult, opacity: float = CLASS_OPACITY) -> folium.FeatureGroup:
+    """The change map: changed tiles coloured by the new class with a dark outline, not comparable
+    tiles grey, unchanged ones left clear; tooltips with both classes; legend."""
+    fg = folium.FeatureGroup(name="Change")
+    b, a, codes = result.before, result.after, result.change_codes
+    gain = result.gain
+    features = []
+    for i in range(b.n_tiles):
+        ring = b.footprints[i].round(7).tolist()
+        code = int(codes[i])
+        color = CLASS_COLORS[CLASS_NAMES[int(a.labels[i])]] if code == 1 else CLOUD_COLOR
+        features.append({
+            "type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]},
+            "properties": {"tile": f"r{int(b.rows[i])} c{int(b.cols[i])}",
+                           "before": code_label(int(b.codes[i])), "after": code_label(int(a.codes[i])),
+                           "status": {1: "changed", 0: "unchanged"}.get(code, "not comparable"),
+                           "gain": f"{gain[i]:+.2f}", "color": color, "code": code},
+        })
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features}, name="change",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["color"],
+            "fillOpacity": {0: 0.0, 1: opacity}.get(f["properties"]["code"], 0.6 * opacity),
+            "color": "#111111" if f["properties"]["code"] == 1 else "#999999",
+            "weight": 2.0 if f["properties"]["code"] == 1 else 0.3, "opacity": 0.9},
+        tooltip=folium.GeoJsonTooltip(fields=["tile", "status", "before", "after", "gain"],
+                                      aliases=["Tile", "Change", "Before", "After", "p(new class) gain"],
+                                      sticky=True),
+    ).add_to(fg)
+    s = result.summary()
+    changed = f"{s['changed_tiles']} tiles, {s['changed_km2']:.2f} km²"
+    Legend([("Changed (colour: new class)", "#111111", changed),
+            ("Not comparable (cloud, no data or uncertain on a date)", CLOUD_COLOR,
+             f"{1 - s['comparable_share']:.0%} of tiles"),
+            ("Unchanged", "#ffffff", "")], title="Change").add_to(fg)
     return fg
 
 

@@ -16,6 +16,7 @@ EXPLAIN_IMAGE = "explain_image"  # uint8 (64, 64, 3) image handed to the Explain
 EXPLAIN_SOURCE = "explain_source"  # text saying where that image came from
 TRAIN_LIVE_RUN = "train_live_run"  # name of the run the Train page's live view last saw running
 TRAIN_NOTICE = "train_notice"  # one-off (kind, text) on the Train page: run ended, model promoted
+COMPARE_RESULT = "compare_result"  # (request, eurosat.change.ChangeResult) of the Compare page
 
 _DEFAULTS: dict[str, object] = {
     MAP_RESULT: None,
@@ -27,6 +28,7 @@ _DEFAULTS: dict[str, object] = {
     EXPLAIN_SOURCE: "",
     TRAIN_LIVE_RUN: None,
     TRAIN_NOTICE: None,
+    COMPARE_RESULT: None,
 }
 
 
