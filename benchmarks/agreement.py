@@ -40,6 +40,7 @@ def compare(info: ModelInfo, x: np.ndarray, y: np.ndarray) -> list[dict]:
     """
     from eurosat.explain import load_keras_model
     from eurosat.model import with_tta
+    from eurosat.registry import served_views
 
     def predict(m) -> tuple[np.ndarray, float]:
         t0 = time.perf_counter()
@@ -50,7 +51,7 @@ def compare(info: ModelInfo, x: np.ndarray, y: np.ndarray) -> list[dict]:
     plain, plain_s = predict(model)
     rows = []
     ref, ref_s = plain, plain_s
-    if info.metrics.get("tta"):  # the TFLite files average 8 views: the reference is the same function
+    if served_views(info.metrics) > 1:  # the TFLite files average 8 views: the reference is the same
         ref, ref_s = predict(with_tta(model))
         rows.append({"file": f"{info.keras.name} (plain, one view)",
                      "accuracy": float((plain.argmax(1) == y).mean()),

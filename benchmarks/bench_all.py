@@ -122,9 +122,9 @@ def child_export(out_dir: str) -> None:
 
 def tta_views(info) -> int:
     """Views averaged per tile by the shipped TFLite files (8 with test-time augmentation, else 1)."""
-    from eurosat.model import TTA_VIEWS
+    from eurosat.registry import served_views
 
-    return TTA_VIEWS if info.metrics.get("tta") else 1
+    return served_views(info.metrics)
 
 
 def keras_inference_model(path: Path, info):

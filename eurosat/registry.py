@@ -108,6 +108,16 @@ class ModelFacts:
     tta_file: bool
 
 
+def served_views(metrics: dict) -> int:
+    """Views of each tile averaged inside the default TFLite files: 1 (single pass) for models that say
+    so (``served_views``), 8 for the older files that had the test-time augmentation inside (``tta``
+    without ``served_views``)."""
+    views = metrics.get("served_views")
+    if isinstance(views, int) and views >= 1:
+        return views
+    return 8 if metrics.get("tta") else 1
+
+
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 

@@ -386,6 +386,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     # The default files are single-pass; the "8 views, slower" one is exported beside them.
     exported_model, reference = best, plain
     results["flops_per_tile_exported"] = results["flops_per_tile"]
+    results["served_views"] = 1  # the default files are single-pass (eurosat.registry.served_views)
     if cfg.tta:
         results["test"]["keras_tta"] = classification_report(
             y_test, tta_pred := keras_predictions(with_tta(best), x_test))
