@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         agree = f"{100 * r['int8_agreement']:.2f} %" if "int8_agreement" in r else "—"
         md.append(f"| {r['label']} | {r['params']:,} | {r['mflops']:.0f} | {r['tps1']:.0f} | "
-                  f"{r['tps2']:.0f} | {r['tps2'] / ref_row['tps2']:.1f}× | {100 * r['val']:.2f} % | {100 * r['test']:.2f} % | "
+                  f"{r['tps2']:.0f} | {r['tps2'] / ref_row['tps2']:.1f}× | {100 * r['val']:.2f} % | "
+                  f"{100 * r['test']:.2f} % | "
                   f"{r['test_ece']:.4f} | {agree} |")
     (ROOT / "benchmarks" / "models.md").write_text("\n".join(md) + "\n")
     (ROOT / "benchmarks" / "models.json").write_text(json.dumps({"cpu_flags": cpu_flags(), "rows": rows},
