@@ -35,7 +35,7 @@ STATUS_LAND, STATUS_CLOUD, STATUS_UNCERTAIN = "land", "cloud", "uncertain"
 DEFAULT_MIN_CLEAR: float = 0.75
 FALLBACK_MIN_PROBABILITY: float = 0.5
 #: Selective risk the trainer aims for when it picks ``min_probability`` on validation.
-TARGET_ERROR_OF_KEPT: float = 0.005
+TARGET_ERROR_OF_KEPT: float = 0.01
 
 
 @dataclass(frozen=True)

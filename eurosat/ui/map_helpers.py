@@ -253,8 +253,8 @@ def honesty_controls() -> Honesty:
             "Minimum calibrated probability", 0.0, 1.0, float(default.min_probability), 0.01,
             key=f"{MAP_WIDGET}min_prob",
             help="A tile whose top class is less probable than this is shown as Uncertain. The default "
-                 "is the model's own, chosen on its validation split (kept tiles wrong ≤ 0.5 % of the "
-                 "time).")
+                 "is the model's own, chosen on its validation split: the lowest at which the tiles kept "
+                 "are wrong at most 1 % of the time.")
         tests = st.checkbox(
             "Cloud and shadow tests on the visible bands", True, key=f"{MAP_WIDGET}cloud_tests",
             help="For imagery without a cloud mask (SCL). Bright white roofs can read as cloud; "
