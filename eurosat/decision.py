@@ -115,3 +115,36 @@ def model_thresholds(metrics: dict | None) -> Thresholds:
     if isinstance(value, int | float) and 0.0 <= value <= 1.0:
         return Thresholds(DEFAULT_MIN_CLEAR, float(value))
     return Thresholds()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Choose a run's Uncertain threshold again from its served file on the validation split.
+
+    ``python -m eurosat.decision RUN_DIR [--target-error 0.01]`` writes ``decision`` into the run's
+    ``results.json`` (the probabilities are the dynamic-range TFLite file's own, calibration included).
+    """
+    import argparse
+    import json
+    from pathlib import Path
+
+    from eurosat import config
+    from eurosat.data import ImageSource, read_split, take_fraction
+    from eurosat.inference import TFLiteClassifier
+
+    p = argparse.ArgumentParser(prog="python -m eurosat.decision", description=main.__doc__)
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--target-error", type=float, default=TARGET_ERROR_OF_KEPT)
+    a = p.parse_args(argv)
+    cfg = json.loads((a.run_dir / "config.json").read_text())
+    x, y = ImageSource(cfg["data"]).load(take_fraction(read_split(Path(cfg["split"]))["val"], cfg["subset"]))
+    probs = TFLiteClassifier(a.run_dir / config.TFLITE_DYNAMIC, batch_size=128).predict(x)
+    results_path = a.run_dir / "results.json"
+    results = json.loads(results_path.read_text())
+    results["decision"] = {**choose_min_probability(probs, y, a.target_error), "of": config.TFLITE_DYNAMIC}
+    results_path.write_text(json.dumps(results, indent=1))
+    print(json.dumps(results["decision"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
