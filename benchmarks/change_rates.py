@@ -31,7 +31,8 @@ from eurosat.inference import TFLiteClassifier  # noqa: E402
 from eurosat.registry import active_model  # noqa: E402
 from eurosat.synthetic import edited_copy  # noqa: E402
 
-GAINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+GAINS = (0.0, 0.3)
+SPECTRAL = (0.0, 2.0, 4.0, 5.0, 6.0, 8.0, 12.0)
 
 
 def make_pair(tmp: Path, clf, n_moves: int, seed: int = 5) -> tuple[Path, Path, np.ndarray]:
@@ -76,28 +77,31 @@ def main(argv: list[str] | None = None) -> int:
         before, after, moved = make_pair(Path(tmp), clf, a.moves)
         base = detect_change(before, after, clf, thresholds=info.thresholds)
     rows = []
-    for g in GAINS:
-        r = replace(base, rule=ChangeRule(g))
+    for g, sp in [(g, sp) for g in GAINS for sp in SPECTRAL]:
+        r = replace(base, rule=ChangeRule(g, sp))
         comp, ch = r.comparable, r.changed
         hit, calm = moved & comp, ~moved & comp
-        rows.append({"min_gain": g, "recall": float(ch[hit].mean()) if hit.any() else None,
+        rows.append({"min_gain": g, "min_spectral": sp,
+                     "recall": float(ch[hit].mean()) if hit.any() else None,
                      "false_change": float(ch[calm].mean()) if calm.any() else None,
                      "naive_false_change": float((r.before.labels != r.after.labels)[~moved & comp].mean()),
                      "comparable": float(comp.mean()), "moved_comparable": int((moved & comp).sum()),
                      "untouched_comparable": int((~moved & comp).sum())})
     ok = [r for r in rows if r["false_change"] is not None and r["false_change"] <= 0.02]
-    chosen = ok[0]["min_gain"] if ok else None
+    best = max(ok, key=lambda r: (r["recall"] or 0, -r["min_spectral"], -r["min_gain"])) if ok else None
+    chosen = {"min_gain": best["min_gain"], "min_spectral": best["min_spectral"]} if best else None
     md = [f"`python benchmarks/change_rates.py --moves {a.moves}` — model `{info.name}` "
           f"({info.tflite.name}); "
           "second date = the real scene with tiles replaced by other real tiles, gain 1.04, offset +2, noise "
           "σ 1.5 and a 12 × 20 px grid shift.", "",
-          "| min gain | recall (moved tiles) | false change (untouched) | class differs at all (untouched) "
-          "| comparable |", "| ---: | ---: | ---: | ---: | ---: |"]
+          "| min gain | min colour change | recall (moved tiles) | false change (untouched) | "
+          "class differs at all (untouched) | comparable |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        md.append(f"| {r['min_gain']:.1f} | {100 * (r['recall'] or 0):.1f} % ({r['moved_comparable']}) | "
+        md.append(f"| {r['min_gain']:.1f} | {r['min_spectral']:g} | "
+                  f"{100 * (r['recall'] or 0):.1f} % ({r['moved_comparable']}) | "
                   f"{100 * (r['false_change'] or 0):.1f} % ({r['untouched_comparable']}) | "
                   f"{100 * r['naive_false_change']:.1f} % | {100 * r['comparable']:.1f} % |")
-    md += ["", f"Smallest min gain with false change ≤ 2 %: {chosen}."]
+    md += ["", f"Best recall with false change ≤ 2 % (ties: the loosest rule): {chosen}."]
     (ROOT / "benchmarks" / "change_rates.md").write_text("\n".join(md) + "\n")
     result = {"rows": rows, "chosen": chosen}
     (ROOT / "benchmarks" / "change_rates.json").write_text(json.dumps(result, indent=1))

@@ -8,10 +8,12 @@
    absorbed here), so both dates have the same 64×64 tiles.
 2. Both are classified with the same model, masks and rule (:mod:`eurosat.tiling`).
 3. Per tile: **not comparable** when either date is cloud / no data or uncertain; **changed** when
-   both are land, the classes differ, and the new class's probability rose by at least
-   ``min_gain`` (:class:`ChangeRule`) — classifier noise between two looks at the same land
-   (another day's light, haze, a shifted grid) mostly changes probabilities a little, real change a
-   lot; else **unchanged**.
+   both are land, the classes differ, the new class's probability rose by at least ``min_gain``, and
+   the tile's colour really changed: its **spectral change** (:func:`spectral_change`, the distance
+   between the per-band means and standard deviations of the two dates after a relative radiometric
+   normalisation fitted over the whole area) is at least ``min_spectral`` (:class:`ChangeRule`).
+   A classifier flips classes on some tiles when only the light changed (another day, haze, a gain);
+   the colour test catches that, as change-vector analysis does. Else **unchanged**.
 
 Outputs: a 3-band uint8 GeoTIFF on BEFORE's tile grid (band 1 class before, band 2 class after:
 0-9, 253 cloud / no data, 254 uncertain, 255 not classified; band 3: 1 changed, 0 unchanged, 255
@@ -43,19 +45,24 @@ from eurosat.geo import LONLAT, BandSpec, BBox, lonlat_bounds, open_raster, vali
 from eurosat.masks import DEFAULT_TESTS, RGBTests
 from eurosat.tiling import AreaResult, Classifier, classify_area, classify_scene, spec_for
 
-#: Default of :attr:`ChangeRule.min_gain` (chosen in ``benchmarks/change_rates.py`` on the real scene
-#: against a radiometrically different, shifted copy: the smallest gain keeping false change ≤ 2 %).
+#: Defaults of :class:`ChangeRule`, chosen in ``benchmarks/change_rates.py`` on the real scene against a
+#: radiometrically different, shifted copy with known edits (false change ≤ 2 % at the best recall).
 DEFAULT_MIN_GAIN: float = 0.3
+DEFAULT_MIN_SPECTRAL: float = 5.0
 CHANGED, UNCHANGED, NOT_COMPARABLE = 1, 0, 255
+#: Largest share of no-data pixels a tile may have on either date to be compared.
+MAX_NODATA_FOR_CHANGE: float = 0.02
 #: Pixel sizes of the two dates may differ by at most this factor.
 MAX_PIXEL_RATIO = 1.5
 
 
 @dataclass(frozen=True)
 class ChangeRule:
-    """A tile changed when both dates are land, the classes differ and p(new class) rose ≥ ``min_gain``."""
+    """A tile changed when both dates are land, the classes differ, p(new class) rose ≥ ``min_gain`` and
+    its spectral change is ≥ ``min_spectral`` (0-255 units of the EuroSAT scale)."""
 
     min_gain: float = DEFAULT_MIN_GAIN
+    min_spectral: float = DEFAULT_MIN_SPECTRAL
 
 
 @dataclass
@@ -65,11 +72,19 @@ class ChangeResult:
     before: AreaResult
     after: AreaResult
     rule: ChangeRule = field(default_factory=ChangeRule)
+    #: float (N,) :func:`spectral_change` per tile; None: not measured (the colour test is skipped)
+    spectral: np.ndarray | None = None
 
     @property
     def comparable(self) -> np.ndarray:
-        """Both dates clear, confident land: bool (N,)."""
-        return self.before.is_land & self.after.is_land
+        """Both dates clear, confident land, and (nearly) wholly covered: bool (N,).
+
+        A tile one date covers only in part (at a scene edge, a masked hole) is not comparable even when
+        its clear share passes the map's rule: its missing pixels alone would change its colour.
+        """
+        covered = ((self.before.tile_quality.nodata <= MAX_NODATA_FOR_CHANGE)
+                   & (self.after.tile_quality.nodata <= MAX_NODATA_FOR_CHANGE))
+        return self.before.is_land & self.after.is_land & covered
 
     @property
     def gain(self) -> np.ndarray:
@@ -81,7 +96,10 @@ class ChangeResult:
     @property
     def changed(self) -> np.ndarray:
         """Comparable tiles whose class changed by the rule: bool (N,)."""
-        return self.comparable & (self.before.labels != self.after.labels) & (self.gain >= self.rule.min_gain)
+        out = self.comparable & (self.before.labels != self.after.labels) & (self.gain >= self.rule.min_gain)
+        if self.spectral is not None:
+            out &= self.spectral >= self.rule.min_spectral
+        return out
 
     @property
     def change_codes(self) -> np.ndarray:
@@ -113,7 +131,7 @@ class ChangeResult:
                 "comparable_share": round(float(comp.mean()) if len(comp) else 0.0, 4),
                 "changed_tiles": int(ch.sum()), "changed_km2": round(float(area[ch].sum()), 4),
                 "changed_share_of_comparable": round(float(ch.sum() / max(1, comp.sum())), 4),
-                "min_gain": self.rule.min_gain}
+                "min_gain": self.rule.min_gain, "min_spectral": self.rule.min_spectral}
 
     def flows(self) -> pd.DataFrame:
         """The off-diagonal flows of :meth:`matrix_km2`: from, to, km², tiles; largest first."""
@@ -126,6 +144,47 @@ class ChangeResult:
                          "area_km2": float(self.before.areas_km2[sel].sum())})
         df = pd.DataFrame(rows, columns=["from", "to", "tiles", "area_km2"])
         return df.sort_values("area_km2", ascending=False).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- spectral change
+
+
+def tile_statistics(tiles: np.ndarray) -> np.ndarray:
+    """Per-tile mean and standard deviation of each band: float64 (N, 6) from uint8 (N, 64, 64, 3)."""
+    x = tiles.reshape(len(tiles), -1, 3).astype(np.float64)
+    return np.concatenate([x.mean(axis=1), x.std(axis=1)], axis=1)
+
+
+def spectral_change(before: np.ndarray, after: np.ndarray, fit_on: np.ndarray) -> np.ndarray:
+    """Colour change of each tile between two dates, after a relative radiometric normalisation.
+
+    Per band, ``after ≈ a·before + b`` is fitted by least squares on the tile means of ``fit_on``
+    tiles, once more without the tiles more than 3 MADs off (real change must not bend the fit); the
+    after date is mapped back with it. The change is the Euclidean distance between the normalised
+    (mean, std) vectors of the three bands, in 0-255 units.
+
+    Args:
+        before, after: (N, 6) :func:`tile_statistics` of the same tiles.
+        fit_on: bool (N,) tiles usable for the fit (both dates clear land).
+
+    Returns:
+        float (N,); zeros where no fit is possible (fewer than 3 usable tiles).
+    """
+    if fit_on.sum() < 3:
+        return np.zeros(len(before))
+    norm = np.empty_like(after)
+    for band in range(3):
+        xb, xa = before[fit_on, band], after[fit_on, band]
+        keep = np.ones(len(xb), bool)
+        for _ in range(2):
+            a, b = np.polyfit(xb[keep], xa[keep], 1) if keep.sum() >= 3 else (1.0, 0.0)
+            res = xa - (a * xb + b)
+            mad = np.median(np.abs(res - np.median(res))) + 1e-9
+            keep = np.abs(res) <= 3 * 1.4826 * mad
+        a = a if abs(a) > 1e-6 else 1.0
+        norm[:, band] = (after[:, band] - b) / a
+        norm[:, 3 + band] = after[:, 3 + band] / abs(a)
+    return np.sqrt(((norm - before) ** 2).sum(axis=1))
 
 
 # --------------------------------------------------------------------------- alignment
@@ -220,7 +279,8 @@ def detect_change(
         thresholds, tests: the land / cloud / uncertain rule and cloud tests, the same for both dates.
         rule: when a tile counts as changed.
         max_tiles: refuse larger areas (the page's limit; None: any).
-        keep_tiles: keep the pixels of both dates (the page shows them).
+        keep_tiles: keep the pixels of both dates in the result (they are read either way, for the colour
+            test: about 24 KB a tile while it runs).
         provenance: recorded in both results.
 
     Raises:
@@ -234,15 +294,19 @@ def detect_change(
         def classify(path: Path, band_spec: BandSpec | None, name: str) -> AreaResult:
             facts = {**(provenance or {}), "imagery": name}
             if bbox is None:
-                return classify_scene(path, classifier, band_spec, max_tiles, keep_tiles,
+                return classify_scene(path, classifier, band_spec, max_tiles, True,
                                       thresholds=thresholds, tests=tests, provenance=facts)
             return classify_area(path, bbox, classifier, band_spec, max_tiles or sys.maxsize,
-                                 keep_tiles, thresholds=thresholds, tests=tests, provenance=facts)
+                                 True, thresholds=thresholds, tests=tests, provenance=facts)
 
         a = classify(before, spec_before, before.name)
         b = classify(aligned, spec, after.name)
     b.scene_path = str(after)
-    return ChangeResult(a, b, rule or ChangeRule())
+    spectral = spectral_change(tile_statistics(a.tiles), tile_statistics(b.tiles), a.is_land & b.is_land)
+    if not keep_tiles:  # the pixels were needed for the colour test only
+        empty = np.zeros((0, TILE_SIZE, TILE_SIZE, 3), np.uint8)
+        a.tiles, b.tiles = empty, empty.copy()
+    return ChangeResult(a, b, rule or ChangeRule(), spectral)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -272,7 +336,8 @@ def _write_change(dst, result: ChangeResult) -> None:
         dst.set_band_description(k, text)
     tags = provenance_tags(result.before)
     tags.update(SOURCE_SCENE_BEFORE=Path(result.before.scene_path).name,
-                SOURCE_SCENE_AFTER=Path(result.after.scene_path).name, MIN_GAIN=f"{result.rule.min_gain:g}")
+                SOURCE_SCENE_AFTER=Path(result.after.scene_path).name, MIN_GAIN=f"{result.rule.min_gain:g}",
+                MIN_SPECTRAL_CHANGE=f"{result.rule.min_spectral:g}")
     tags.pop("SOURCE_SCENE", None)
     tags.pop("IMAGERY", None)
     dst.update_tags(**tags)
@@ -328,8 +393,11 @@ def changed_geojson(result: ChangeResult) -> dict:
                                      "p_before": round(float(b.confidence[i]), 4),
                                      "p_after": round(float(a.confidence[i]), 4),
                                      "gain": round(float(gain[i]), 4),
+                                     "spectral_change": None if result.spectral is None
+                                     else round(float(result.spectral[i]), 2),
                                      "area_km2": round(float(b.areas_km2[i]), 6)}})
-    return {"type": "FeatureCollection", "min_gain": result.rule.min_gain, "features": feats}
+    return {"type": "FeatureCollection", "min_gain": result.rule.min_gain,
+            "min_spectral": result.rule.min_spectral, "features": feats}
 
 
 def status_text(code: int) -> str:
@@ -355,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-gain", type=float, default=DEFAULT_MIN_GAIN,
                    help=f"the new class's probability must rise by this to count as change "
                    f"(default {DEFAULT_MIN_GAIN:g})")
+    p.add_argument("--min-spectral", type=float, default=DEFAULT_MIN_SPECTRAL,
+                   help="the tile's colour (band means and spreads, after radiometric normalisation) must "
+                   f"change by this much, 0-255 units (default {DEFAULT_MIN_SPECTRAL:g}; 0: off)")
     p.add_argument("--min-clear", type=float, default=None, help="land needs this clear fraction")
     p.add_argument("--min-probability", type=float, default=None, help="land needs this calibrated p")
     p.add_argument("--no-cloud-tests", action="store_true", help="no visible-band cloud/shadow tests")
@@ -414,7 +485,7 @@ def _run(a: argparse.Namespace) -> int:
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         result = detect_change(before, after, TFLiteClassifier(model, num_threads=a.threads), bbox,
                                thresholds=thresholds, tests=None if a.no_cloud_tests else DEFAULT_TESTS,
-                               rule=ChangeRule(a.min_gain), provenance=provenance)
+                               rule=ChangeRule(a.min_gain, a.min_spectral), provenance=provenance)
     for path in (a.out, a.matrix, a.geojson):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -429,7 +500,8 @@ def _run(a: argparse.Namespace) -> int:
     s = result.summary()
     print(f"{s['tiles']:,} tiles ({s['area_km2']:.2f} km²): {s['comparable_share']:.1%} comparable "
           f"({s['comparable_km2']:.2f} km²), {s['changed_tiles']:,} changed ({s['changed_km2']:.2f} km², "
-          f"{s['changed_share_of_comparable']:.1%} of the comparable area; min gain {s['min_gain']:g})")
+          f"{s['changed_share_of_comparable']:.1%} of the comparable area; min gain {s['min_gain']:g}, "
+          f"min spectral change {s['min_spectral']:g})")
     flows = result.flows()
     if len(flows):
         print(flows.to_string(index=False, formatters={"area_km2": "{:.2f}".format}))

@@ -376,3 +376,23 @@ def test_l2a_scl_asset_masks_cloud_and_shadow_tiles(server, tmp_path, scene_path
     assert set(codes[cloud]) == {253} and np.all(q.cloud[cloud] > 0.9)
     assert set(codes[shadow]) == {253} and np.all(q.shadow[shadow] > 0.9)
     assert np.all(codes[far] < 10) and np.all(q.clear[far] == 1.0)
+
+
+def test_change_cli_two_dates_from_stac(server, tmp_path, capsys):
+    """Two date ranges on the local STAC API: WEST (2017-02-16, clear) then CLOUDY (2017-02-26, a flat
+    bright "cloud" over everything) → every tile is not comparable, nothing changes."""
+    import rasterio
+
+    from eurosat import change
+
+    out = tmp_path / "change.tif"
+    code = change.main(["--stac", server.url, "--collection", "s2-l1c", "--bbox", *map(str, WEST_BOX),
+                        "--date", "2017-02-10/2017-02-20", "--date", "2017-02-21/2017-02-28",
+                        "--max-cloud", "100", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    err = capsys.readouterr()
+    assert code == 0, err.err
+    assert WEST in err.err and CLOUDY in err.err  # both items were fetched, one per date
+    with rasterio.open(out) as src:
+        before, after, changed = src.read()
+    assert (before < 10).any()  # the first date is land
+    assert set(np.unique(after)) <= {253, 254, 255} and set(np.unique(changed)) == {255}

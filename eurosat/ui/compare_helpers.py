@@ -30,7 +30,7 @@ class Request:
     before: str
     after: str
     bbox: BBox | None
-    min_gain: float
+    rule: change.ChangeRule
 
 
 def demo_after(before: Path) -> Path:
@@ -87,13 +87,18 @@ def pick_dates() -> tuple[Path, Path]:
     return before, after
 
 
-def rule_and_area(before: Path) -> tuple[float, BBox | None, bool]:
-    """Sidebar: minimum probability gain, optional rectangle; the main-panel compare button."""
+def rule_and_area(before: Path) -> tuple[change.ChangeRule, BBox | None, bool]:
+    """Sidebar: the change rule, optional rectangle; the main-panel compare button."""
     gain = st.sidebar.slider(
         "Minimum probability gain for a change", 0.0, 1.0, float(change.DEFAULT_MIN_GAIN), 0.05,
         key=f"{KEY}gain",
-        help="A tile counts as changed only if the new class's probability rose at least this much: "
-             "another day's light or a shifted grid moves probabilities a little, real change a lot.")
+        help="A tile counts as changed only if the new class's probability rose at least this much.")
+    spectral = st.sidebar.slider(
+        "Minimum colour change (0-255 scale)", 0.0, 40.0, float(change.DEFAULT_MIN_SPECTRAL), 1.0,
+        key=f"{KEY}spectral",
+        help="…and its colour really changed: band means and spreads, after matching the second date's "
+             "radiometry to the first over the whole area. A classifier flips some tiles when only the "
+             "light changed; this catches that.")
     info = scene_info(before)
     w, s, e, n = info.bounds_lonlat
     with st.sidebar.expander("Rectangle (lon/lat °; empty: the whole overlap)"):
@@ -105,7 +110,7 @@ def rule_and_area(before: Path) -> tuple[float, BBox | None, bool]:
         north = c2.number_input("North", value=round(n - (n - s) / 4, 5), format="%.5f", key=f"{KEY}n")
     bbox = (float(west), float(south), float(east), float(north)) if use else None
     go = st.button("Compare the two dates", type="primary", key=f"{KEY}go")
-    return gain, bbox, go
+    return change.ChangeRule(gain, spectral), bbox, go
 
 
 def run(request: Request) -> change.ChangeResult:
@@ -118,14 +123,14 @@ def run(request: Request) -> change.ChangeResult:
         info = current_model()
         result = change.detect_change(Path(request.before), Path(request.after), get_classifier(),
                                       request.bbox, thresholds=info.thresholds,
-                                      rule=change.ChangeRule(request.min_gain), max_tiles=MAX_TILES_PER_AREA,
+                                      rule=request.rule, max_tiles=MAX_TILES_PER_AREA,
                                       provenance=info.provenance())
     st.session_state[COMPARE_RESULT] = (request, result)
     return result
 
 
-def stored(before: Path, after: Path, gain: float) -> change.ChangeResult | None:
-    """The stored result of these two files, under the current gain (no reclassification)."""
+def stored(before: Path, after: Path, rule: change.ChangeRule) -> change.ChangeResult | None:
+    """The stored result of these two files, under the current rule (no reclassification)."""
     value = st.session_state.get(COMPARE_RESULT)
     if not value:
         return None
@@ -134,7 +139,7 @@ def stored(before: Path, after: Path, gain: float) -> change.ChangeResult | None
         return None
     from dataclasses import replace
 
-    return replace(result, rule=change.ChangeRule(gain))
+    return replace(result, rule=rule)
 
 
 def _map(path: Path, layer, key: str) -> None:
@@ -153,7 +158,8 @@ def render(result: change.ChangeResult, before: Path, after: Path) -> None:
     c[1].metric("Changed", f"{s['changed_tiles']:,} tiles", f"{s['changed_km2']:.2f} km²",
                 delta_color="off", delta_arrow="off")
     c[2].metric("Share of the comparable area", f"{s['changed_share_of_comparable']:.1%}")
-    c[3].metric("Minimum gain", f"{result.rule.min_gain:.2f}")
+    c[3].metric("Rule", f"gain ≥ {result.rule.min_gain:.2f}", f"colour change ≥ {result.rule.min_spectral:g}",
+                delta_color="off", delta_arrow="off")
     st.caption("Not comparable: cloud, no data or uncertain on either date (the same masks and rule as the "
                "Map page). Only comparable tiles enter the matrix.")
     left, right = st.columns(2)
