@@ -16,8 +16,8 @@ Sources, best first:
     haze-optimised transform ``HOT = ρB − 0.5·ρR − 0.08`` (> 0 for cloud and haze);
   - **thick cloud**: ``m ≥ cloud_brightness`` and ``W ≤ cloud_whiteness`` and ``HOT > 0``;
   - **thin cloud / haze**: ``HOT ≥ haze_hot`` and ``m ≥ haze_brightness`` and ``W ≤ haze_whiteness``;
-  - an opening removes specks (single bright roofs) and a dilation takes the soft edges
-    (``edge_px``), where thin cloud leaks into the neighbouring land;
+  - an opening (a ``speck_px`` square) removes specks (single bright roofs) and a dilation (a
+    ``2·edge_px + 1`` square) takes the soft edges, where thin cloud leaks into the neighbouring land;
   - **shadow**: the cloud mask projected by the shift (direction and distance searched, one for the
     area, as Fmask's shadow matching does with cloud heights) that makes the pixels under it
     darkest, kept where a pixel is darker than ``shadow_darkness`` × the median brightness of the
@@ -152,9 +152,19 @@ def nodata_from_raw(raw_chw: np.ndarray, dataset_mask: np.ndarray | None = None)
     return out
 
 
-def _disk(radius: int) -> np.ndarray:
-    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
-    return x * x + y * y <= radius * radius
+def _open_square(mask: np.ndarray, size: int) -> np.ndarray:
+    """Binary opening with a ``size`` × ``size`` square, as separable min/max filters (fast)."""
+    m = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    return ndimage.maximum_filter(ndimage.minimum_filter(m, size=size, mode="constant", cval=0),
+                                  size=size, mode="constant", cval=0).astype(bool)
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary dilation by a (2·radius + 1)² square, as a separable max filter (nothing to do when empty)."""
+    if radius <= 0 or not mask.any():
+        return mask.copy()
+    m = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    return ndimage.maximum_filter(m, size=2 * radius + 1, mode="constant", cval=0).astype(bool)
 
 
 def cloud_tests(rgb: np.ndarray, tests: RGBTests = DEFAULT_TESTS) -> np.ndarray:
@@ -184,7 +194,7 @@ def shadow_from_clouds(rgb: np.ndarray, cloud: np.ndarray, nodata: np.ndarray,
                        tests: RGBTests = DEFAULT_TESTS) -> np.ndarray:
     """Cloud shadow: the cloud mask shifted to where it darkens the land most, ∩ dark pixels.
 
-    The shift is searched over 16 directions and distances up to ``shadow_max_shift_px``; the
+    The shift is searched over 16 directions and distances of 16 px steps up to ``shadow_max_shift_px``; the
     darkest is kept only if the land under the shifted clouds is on average darker than
     ``shadow_contrast`` × the clear land's median brightness; then the pixels under it darker than
     ``shadow_darkness`` × that median are shadow. Returns bool (H, W).
@@ -204,18 +214,19 @@ def shadow_from_clouds(rgb: np.ndarray, cloud: np.ndarray, nodata: np.ndarray,
     small_b = brightness[::step, ::step]
     small_land = land[::step, ::step]
     best, best_score = None, tests.shadow_contrast * median
+    need = max(4.0, 0.2 * float(small_cloud.sum()))
     for angle in np.arange(16) * (np.pi / 8):
-        for dist in range(8, tests.shadow_max_shift_px + 1, 8):
+        for dist in range(16, tests.shadow_max_shift_px + 1, 16):
             dy, dx = int(round(np.sin(angle) * dist / step)), int(round(np.cos(angle) * dist / step))
             under = _shift(small_cloud, dy, dx) & small_land
-            if under.sum() < max(4, 0.2 * small_cloud.sum()):
+            if under.sum() < need:
                 continue
             score = float(small_b[under].mean())
             if score < best_score:
                 best, best_score = (dy * step, dx * step), score
     if best is None:
         return none
-    projected = ndimage.binary_dilation(_shift(cloud, *best), _disk(tests.edge_px))
+    projected = _dilate(_shift(cloud, *best), tests.edge_px)
     return projected & land & (brightness < dark_limit)
 
 
@@ -230,9 +241,12 @@ def rgb_masks(rgb: np.ndarray, nodata: np.ndarray | None = None,
     """
     nodata = np.zeros(rgb.shape[:2], bool) if nodata is None else np.asarray(nodata, bool)
     raw = cloud_tests(rgb, tests) & ~nodata
+    if not raw.any():  # clear imagery: nothing to open, dilate or cast a shadow (most tiles)
+        empty = np.zeros_like(raw)
+        return PixelMasks(nodata, empty, empty.copy(), empty.copy(), "rgb-tests")
     if tests.speck_px > 1:
-        raw = ndimage.binary_opening(raw, np.ones((tests.speck_px, tests.speck_px), bool))
-    cloud = ndimage.binary_dilation(raw, _disk(tests.edge_px)) & ~nodata if tests.edge_px else raw
+        raw = _open_square(raw, tests.speck_px)
+    cloud = _dilate(raw, tests.edge_px) & ~nodata if tests.edge_px else raw
     shadow = shadow_from_clouds(rgb, cloud, nodata, tests) & ~cloud
     return PixelMasks(nodata, cloud, shadow, np.zeros_like(cloud), "rgb-tests")
 
