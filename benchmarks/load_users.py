@@ -10,7 +10,8 @@ Streamlit serves every session on its own thread the same way). All sessions are
 * **before** — one :class:`~eurosat.inference.TFLiteClassifier` behind its lock (2 threads), as
   the app shared it until now;
 * **after** — :class:`~eurosat.serving.ClassifierPool` (one interpreter per core, 64-tile turns,
-  shortest job first), what the app uses now.
+  shortest job first) behind :class:`~eurosat.serving.JobGate` (as many jobs at once as cores, the
+  smallest waiting first, small jobs never wait), what the Map page uses now.
 
 Cases: one user alone (median of 3); ``--users`` users pressing "Classify the whole scene" at once
 (each one's time / the one-user time); a 20-tile rectangle drawn while ``users - 1`` whole-scene jobs
@@ -20,6 +21,7 @@ run (its time / its own one-user time). Writes ``benchmarks/load_users.md`` and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -33,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from eurosat import config  # noqa: E402
 from eurosat.inference import TFLiteClassifier  # noqa: E402
-from eurosat.serving import ClassifierPool  # noqa: E402
+from eurosat.serving import ClassifierPool, JobGate, estimate_tiles  # noqa: E402
 from eurosat.tiling import classify_area, classify_scene  # noqa: E402
 
 #: A rectangle of the shipped scene holding 20 whole tiles.
@@ -64,12 +66,17 @@ def _concurrent(jobs: list, delays: list[float]) -> list[float]:
     return times
 
 
-def measure(clf, scene: Path, users: int) -> dict:
+def measure(clf, scene: Path, users: int, gate: JobGate | None = None) -> dict:
+    def gated(n_tiles: int):
+        return gate.job(n_tiles) if gate is not None else contextlib.nullcontext()
+
     def whole() -> None:
-        classify_scene(scene, clf)
+        with gated(estimate_tiles(None, 288)):
+            classify_scene(scene, clf)
 
     def small() -> None:
-        r = classify_area(scene, SMALL_BBOX, clf)
+        with gated(estimate_tiles(SMALL_BBOX, 288)):
+            r = classify_area(scene, SMALL_BBOX, clf)
         assert r.n_tiles == 20, r.n_tiles
 
     whole(), small()  # warm up
@@ -91,13 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     scene = config.default_scene()
     res = {"model": a.model.name, "users": a.users, "cpus": os.cpu_count(),
            "before": measure(TFLiteClassifier(a.model, num_threads=2), scene, a.users),
-           "after": measure(ClassifierPool(a.model), scene, a.users)}
+           "after": measure(ClassifierPool(a.model), scene, a.users, JobGate())}
     rows = ["`python benchmarks/load_users.py` — model "
             f"`{a.model.name}`, {a.users} users, {os.cpu_count()} CPUs; times are each job's own, start to "
             "result (reading, masks, model, footprints), in one run.", "",
             "| sharing | whole scene alone | worst of the users at once (× alone) | 20-tile area alone | "
             "20-tile area among the big jobs (× alone) |", "| --- | ---: | ---: | ---: | ---: |"]
-    for name, label in (("before", "one interpreter + lock"), ("after", "pool, shortest job first")):
+    for name, label in (("before", "one interpreter + lock"),
+                        ("after", "interpreter pool + job gate, shortest first")):
         r = res[name]
         rows.append(f"| {label} | {r['whole_alone_s']:.2f} s | {max(r['whole_concurrent_s']):.2f} s "
                     f"({r['whole_worst_ratio']:.1f}×) | {r['small_alone_s']:.2f} s | "

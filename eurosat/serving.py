@@ -1,4 +1,4 @@
-"""Serving one model to many users fairly: a pool of LiteRT interpreters, shortest job first.
+"""Serving one model to many users fairly: a pool of LiteRT interpreters and a job gate, shortest first.
 
 One interpreter behind one lock makes every user wait for every other user's whole job (six users
 pressing "Classify the whole scene" waited up to ~10×). :class:`ClassifierPool` holds one
@@ -90,3 +90,67 @@ class ClassifierPool:
         """Return (class indices (N,), probabilities (N, 10))."""
         probs = self.predict(tiles)
         return probs.argmax(axis=1), probs
+
+
+class JobGate:
+    """At most ``slots`` classification jobs at once, the smallest waiting job first; small jobs pass.
+
+    With the single-pass model most of a job is reading, masks and footprints (Python and NumPy),
+    not the interpreter: six whole-scene jobs at once on two cores only slow each other down. The
+    gate lets ``slots`` (default: the CPU count) run and queues the rest by size, so the users get
+    their results round by round; a job of at most ``small_tiles`` tiles never waits.
+
+    Use: ``with gate.job(n_tiles): classify(...)``.
+    """
+
+    def __init__(self, slots: int | None = None, small_tiles: int = CHUNK_TILES):
+        self.slots = max(1, slots or os.cpu_count() or 1)
+        self.small_tiles = small_tiles
+        self._cond = threading.Condition()
+        self._running = 0
+        self._waiting: list[tuple[int, int]] = []
+        self._arrivals = itertools.count()
+
+    def job(self, n_tiles: int) -> _Pass:
+        """A context manager holding a slot for a job of ``n_tiles`` tiles (none for a small job)."""
+        return _Pass(self, n_tiles)
+
+    def _enter(self, n_tiles: int) -> bool:
+        if n_tiles <= self.small_tiles:
+            return False
+        ticket = (n_tiles, next(self._arrivals))
+        with self._cond:
+            heapq.heappush(self._waiting, ticket)
+            while not (self._running < self.slots and self._waiting[0] == ticket):
+                self._cond.wait()
+            heapq.heappop(self._waiting)
+            self._running += 1
+            self._cond.notify_all()
+        return True
+
+    def _exit(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
+
+class _Pass:
+    def __init__(self, gate: JobGate, n_tiles: int):
+        self.gate, self.n_tiles, self.held = gate, n_tiles, False
+
+    def __enter__(self) -> _Pass:
+        self.held = self.gate._enter(self.n_tiles)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.held:
+            self.gate._exit()
+
+
+def estimate_tiles(bbox: tuple[float, float, float, float] | None, scene_tiles: int) -> int:
+    """Tiles a request will classify, before reading: the scene's, or the rectangle's area / 0.41 km²."""
+    if bbox is None:
+        return scene_tiles
+    from eurosat.geo import bbox_area_km2
+
+    return int(bbox_area_km2(bbox) / (TILE_SIZE * 10 / 1000) ** 2)

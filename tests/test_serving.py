@@ -41,3 +41,34 @@ def test_a_short_job_is_not_starved_by_long_ones():
         t.join(timeout=120)
     assert len(done) == 4
     assert done["small"] < min(done[f"big{i}"] for i in range(3))  # it did not wait for a whole big job
+
+
+def test_job_gate_runs_at_most_its_slots_and_lets_small_jobs_pass():
+    from eurosat.serving import JobGate, estimate_tiles
+
+    gate = JobGate(slots=1, small_tiles=10)
+    order: list[str] = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def big(name: str, n: int, hold: bool) -> None:
+        with gate.job(n):
+            order.append(name)
+            if hold:
+                inside.set()
+                release.wait(5)
+
+    first = threading.Thread(target=big, args=("first", 500, True))
+    first.start()
+    inside.wait(5)
+    waiting = [threading.Thread(target=big, args=(f"big{n}", n, False)) for n in (400, 200)]
+    for t in waiting:
+        t.start()
+    time.sleep(0.2)
+    with gate.job(5):  # small: passes while the slot is taken
+        order.append("small")
+    release.set()
+    for t in [first, *waiting]:
+        t.join(5)
+    assert order == ["first", "small", "big200", "big400"]  # then the smaller waiting job first
+    assert estimate_tiles(None, 288) == 288 and 15 <= estimate_tiles((12.58, 52.478, 12.628, 52.51), 0) <= 25

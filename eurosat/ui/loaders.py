@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from eurosat.registry import ModelInfo, active_model
-from eurosat.serving import ClassifierPool
+from eurosat.serving import ClassifierPool, JobGate
 
 
 def _mtime(path: Path) -> float:
@@ -71,3 +71,9 @@ def get_explainer():
     """
     path = current_model().keras
     return _explainer(str(path), _mtime(path))
+
+
+@st.cache_resource(show_spinner=False)
+def job_gate() -> JobGate:
+    """The server's one :class:`eurosat.serving.JobGate` (shared by every session)."""
+    return JobGate()

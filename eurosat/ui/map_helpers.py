@@ -33,10 +33,11 @@ from eurosat.decision import Thresholds
 from eurosat.errors import GeoError
 from eurosat.geo import BandSpec, BBox, SceneInfo, inspect_scene, open_raster, overlay_rgba
 from eurosat.masks import DEFAULT_TESTS
+from eurosat.serving import estimate_tiles
 from eurosat.sources import Imagery
 from eurosat.stac import CATALOGUES, DEFAULT_DAYS, DEFAULT_MAX_CLOUD, StacSource
 from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult, classify_area, classify_scene
-from eurosat.ui.loaders import current_model, get_classifier
+from eurosat.ui.loaders import current_model, get_classifier, job_gate
 from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_IMAGERY, MAP_RESULT, MAP_SCENE, MAP_WIDGET
 
 Request = tuple[str, BBox | None]  # ("area", bbox) or ("scene", None)
@@ -300,12 +301,14 @@ def classify(path: Path, request: Request, spec: BandSpec, honesty: Honesty | No
     provenance = {**current_model().provenance(), "cloud_tests": _tests_word(honesty.cloud_tests)}
     try:
         kind, bbox = request
-        if kind == "scene":
-            result = classify_scene(path, clf, spec, max_tiles=MAX_TILES_PER_AREA, progress=progress,
-                                    thresholds=honesty.thresholds, tests=tests, provenance=provenance)
-        else:
-            result = classify_area(path, bbox, clf, spec, progress=progress,  # type: ignore[arg-type]
-                                   thresholds=honesty.thresholds, tests=tests, provenance=provenance)
+        info = scene_info(path)
+        with job_gate().job(estimate_tiles(bbox, (info.height // 64) * (info.width // 64))):
+            if kind == "scene":
+                result = classify_scene(path, clf, spec, max_tiles=MAX_TILES_PER_AREA, progress=progress,
+                                        thresholds=honesty.thresholds, tests=tests, provenance=provenance)
+            else:
+                result = classify_area(path, bbox, clf, spec, progress=progress,  # type: ignore[arg-type]
+                                       thresholds=honesty.thresholds, tests=tests, provenance=provenance)
     finally:
         bar.empty()
     st.session_state[MAP_RESULT] = result
