@@ -59,7 +59,7 @@ class RGBTests:
     haze_brightness: float = 0.14
     haze_whiteness: float = 0.45
     speck_px: int = 7  # opening size: bright objects narrower than this (70 m) are not cloud (roofs)
-    edge_px: int = 3  # dilation of the cloud mask (soft edges, 30 m at 10 m pixels)
+    edge_px: int = 2  # dilation of the cloud mask: a 5 × 5 square (soft edges, 20 m at 10 m pixels)
     shadow_contrast: float = 0.8  # a shift casts shadow if the land under it is darker than this × median
     shadow_darkness: float = 0.7  # a shadow pixel: darker than this × the clear land's median brightness
     shadow_max_shift_px: int = 160  # farthest shadow searched (1.6 km at 10 m)
