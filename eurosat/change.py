@@ -39,7 +39,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 
 from eurosat.classes import CLASS_NAMES, NUM_CLASSES, TILE_SIZE
-from eurosat.decision import NOT_CLASSIFIED_CODE, Thresholds, code_label
+from eurosat.decision import NOT_CLASSIFIED_CODE, Thresholds, code_label, with_overrides
 from eurosat.errors import EuroSATError, GeoError
 from eurosat.geo import LONLAT, BandSpec, BBox, lonlat_bounds, open_raster, validate
 from eurosat.masks import DEFAULT_TESTS, RGBTests
@@ -478,8 +478,7 @@ def _run(a: argparse.Namespace) -> int:
     active = active_model()
     model = a.model or active.tflite
     rule = active.thresholds if a.model is None else Thresholds()
-    thresholds = Thresholds(rule.min_clear if a.min_clear is None else a.min_clear,
-                            rule.min_probability if a.min_probability is None else a.min_probability)
+    thresholds = with_overrides(rule, a.min_clear, a.min_probability)
     provenance = {**(active.provenance() if a.model is None else {"model": Path(model).stem}),
                   "model_file": Path(model).name, "model_sha256": file_sha256(Path(model))}
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):

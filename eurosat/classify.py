@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from eurosat import exports
-from eurosat.decision import DEFAULT_MIN_CLEAR, Thresholds
+from eurosat.decision import DEFAULT_MIN_CLEAR, Thresholds, with_overrides
 from eurosat.errors import EuroSATError
 from eurosat.geo import BandSpec, BBox, inspect_scene
 from eurosat.stac import DEFAULT_MAX_CLOUD, DEFAULT_TIMEOUT_S
@@ -141,8 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     model = args.model or (active.tflite_int8 if args.int8 else active.tflite)
     clf = TFLiteClassifier(model, num_threads=args.threads)
     rule = active.thresholds if args.model is None else Thresholds()
-    thresholds = Thresholds(rule.min_clear if args.min_clear is None else args.min_clear,
-                            rule.min_probability if args.min_probability is None else args.min_probability)
+    thresholds = with_overrides(rule, args.min_clear, args.min_probability)
     provenance = active.provenance() if args.model is None else {"model": Path(model).stem,
                                                                  "model_source": "file"}
     provenance.update(model_file=Path(model).name, model_sha256=file_sha256(Path(model)),  # --int8 too

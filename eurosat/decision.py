@@ -50,6 +50,13 @@ class Thresholds:
         return asdict(self)
 
 
+def with_overrides(base: Thresholds, min_clear: float | None = None,
+                   min_probability: float | None = None) -> Thresholds:
+    """``base`` with the values a user gave (command-line flags; None keeps the base value)."""
+    return Thresholds(base.min_clear if min_clear is None else min_clear,
+                      base.min_probability if min_probability is None else min_probability)
+
+
 def tile_codes(probs: np.ndarray, clear: np.ndarray, thresholds: Thresholds) -> np.ndarray:
     """Code per tile: class index 0-9, 253 cloud / no data, 254 uncertain. uint8 (N,).
 

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eurosat.classes import CLASS_NAMES, NUM_CLASSES, TILE_SIZE
-from eurosat.decision import CLOUD_CODE, UNCERTAIN_CODE, Thresholds
+from eurosat.decision import CLOUD_CODE, UNCERTAIN_CODE, Thresholds, with_overrides
 from eurosat.errors import EuroSATError, GeoError
 from eurosat.geo import BandSpec, check_spec, inspect_scene, open_raster, validate
 from eurosat.masks import DEFAULT_TESTS, RGBTests, TileQuality
@@ -465,8 +465,7 @@ def _run(args: argparse.Namespace) -> int:
 
     model = args.model or (active_model().tflite_int8 if args.int8 else None)
     rule = active_model().thresholds if model is None else Thresholds()
-    thresholds = Thresholds(rule.min_clear if args.min_clear is None else args.min_clear,
-                            rule.min_probability if args.min_probability is None else args.min_probability)
+    thresholds = with_overrides(rule, args.min_clear, args.min_probability)
     t0 = time.perf_counter()
     with connect(args.scheduler, args.workers) as client:
         where = args.scheduler or f"a local cluster of {args.workers} worker processes"
