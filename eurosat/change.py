@@ -39,9 +39,9 @@ from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 
 from eurosat.classes import CLASS_NAMES, NUM_CLASSES, TILE_SIZE
-from eurosat.decision import NOT_CLASSIFIED_CODE, Thresholds, code_label, with_overrides
+from eurosat.decision import NOT_CLASSIFIED_CODE, Thresholds, with_overrides
 from eurosat.errors import EuroSATError, GeoError
-from eurosat.geo import LONLAT, BandSpec, BBox, lonlat_bounds, open_raster, validate
+from eurosat.geo import LONLAT, BandSpec, BBox, ground_pixel_size, lonlat_bounds, open_raster, validate
 from eurosat.masks import DEFAULT_TESTS, RGBTests
 from eurosat.tiling import AreaResult, Classifier, classify_area, classify_scene, spec_for
 
@@ -212,17 +212,11 @@ def check_pair(before: Path, after: Path) -> None:
             raise GeoError(f"The two scenes overlap by less than one {TILE_SIZE}×{TILE_SIZE}-pixel tile "
                            f"({right - left:.0f} × {top - bottom:.0f} in {a.crs.to_string()} units); nothing "
                            "can be compared.")
-        pa = _pixel_m(a)
-        pb = _pixel_m(b)
+        pa = ground_pixel_size(a.crs, a.transform, a.width, a.height)
+        pb = ground_pixel_size(b.crs, b.transform, b.width, b.height)
         if max(pa, pb) / min(pa, pb) > MAX_PIXEL_RATIO:
             raise GeoError(f"The pixel sizes differ too much to compare ('{before.name}' {pa:.1f} m, "
                            f"'{after.name}' {pb:.1f} m): resample one to the other's resolution first.")
-
-
-def _pixel_m(src) -> float:
-    from eurosat.geo import ground_pixel_size
-
-    return ground_pixel_size(src.crs, src.transform, src.width, src.height)
 
 
 def align_to(before: Path, after: Path, out: Path, spec: BandSpec | None = None) -> tuple[Path, BandSpec]:
@@ -400,11 +394,6 @@ def changed_geojson(result: ChangeResult) -> dict:
             "min_spectral": result.rule.min_spectral, "features": feats}
 
 
-def status_text(code: int) -> str:
-    """Label of a before/after code (class, Cloud / no data, Uncertain, Not classified)."""
-    return code_label(code)
-
-
 # --------------------------------------------------------------------------- command line
 
 
@@ -461,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(a: argparse.Namespace) -> int:
     from eurosat.classify import GDAL_CACHE_MB
     from eurosat.inference import TFLiteClassifier
-    from eurosat.registry import active_model, file_sha256
+    from eurosat.registry import model_for_command
 
     bbox: BBox | None = (a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3]) if a.bbox else None
     before, after = a.before, a.after
@@ -475,12 +464,8 @@ def _run(a: argparse.Namespace) -> int:
             print(imagery.meta.caption(), file=sys.stderr)
             paths.append(Path(imagery.path))
         before, after = paths
-    active = active_model()
-    model = a.model or active.tflite
-    rule = active.thresholds if a.model is None else Thresholds()
+    model, rule, provenance = model_for_command(a.model)
     thresholds = with_overrides(rule, a.min_clear, a.min_probability)
-    provenance = {**(active.provenance() if a.model is None else {"model": Path(model).stem}),
-                  "model_file": Path(model).name, "model_sha256": file_sha256(Path(model))}
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         result = detect_change(before, after, TFLiteClassifier(model, num_threads=a.threads), bbox,
                                thresholds=thresholds, tests=None if a.no_cloud_tests else DEFAULT_TESTS,

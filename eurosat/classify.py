@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from eurosat import exports
-from eurosat.decision import DEFAULT_MIN_CLEAR, Thresholds, with_overrides
+from eurosat.decision import DEFAULT_MIN_CLEAR, with_overrides
 from eurosat.errors import EuroSATError
 from eurosat.geo import BandSpec, BBox, inspect_scene
 from eurosat.stac import DEFAULT_MAX_CLOUD, DEFAULT_TIMEOUT_S
@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from eurosat.inference import TFLiteClassifier
     from eurosat.masks import DEFAULT_TESTS
-    from eurosat.registry import active_model, file_sha256
+    from eurosat.registry import model_for_command
     from eurosat.sources import LocalGeoTIFF, classify_imagery
     from eurosat.tiling import classify_scene
 
@@ -137,15 +137,10 @@ def _run(args: argparse.Namespace) -> int:
         default.offset if args.offset is None else (args.offset and info.is_dn),
         args.scl_band if args.scl_band is not None else default.scl_band,
     )
-    active = active_model()
-    model = args.model or (active.tflite_int8 if args.int8 else active.tflite)
+    model, rule, provenance = model_for_command(args.model, args.int8)
     clf = TFLiteClassifier(model, num_threads=args.threads)
-    rule = active.thresholds if args.model is None else Thresholds()
     thresholds = with_overrides(rule, args.min_clear, args.min_probability)
-    provenance = active.provenance() if args.model is None else {"model": Path(model).stem,
-                                                                 "model_source": "file"}
-    provenance.update(model_file=Path(model).name, model_sha256=file_sha256(Path(model)),  # --int8 too
-                      cloud_tests="off" if args.no_cloud_tests else "visible-band tests")
+    provenance["cloud_tests"] = "off" if args.no_cloud_tests else "visible-band tests"
     tests = None if args.no_cloud_tests else DEFAULT_TESTS
     n_rows, n_cols = info.height // 64, info.width // 64
     print(f"{info.name}: {info.width}×{info.height} px, {info.count} bands {info.dtype}, {info.crs_name}, "

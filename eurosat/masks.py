@@ -92,11 +92,6 @@ class PixelMasks:
         """Clear land pixels: bool (H, W)."""
         return ~(self.nodata | self.cloud | self.shadow | self.snow)
 
-    def crop(self, rows: slice, cols: slice) -> PixelMasks:
-        """The masks of a sub-window."""
-        return PixelMasks(self.nodata[rows, cols], self.cloud[rows, cols], self.shadow[rows, cols],
-                          self.snow[rows, cols], self.source)
-
 
 @dataclass
 class TileQuality:

@@ -143,6 +143,24 @@ def model_facts(metrics: dict) -> ModelFacts:
     )
 
 
+def model_for_command(model: str | Path | None = None, int8: bool = False) -> tuple[Path, Thresholds, dict]:
+    """The model file a command line classifies with, its default rule and what exports record of it.
+
+    ``model`` (``--model``): that file, the fallback rule, provenance of a plain file; None: the active
+    model's dynamic-range (or, ``int8``, full-int8) file with the active model's own rule and provenance.
+    The file name and SHA-256 are always those of the file used.
+    """
+    if model is None:
+        active = active_model()
+        path = active.tflite_int8 if int8 else active.tflite
+        rule, facts = active.thresholds, active.provenance()
+    else:
+        path = Path(model)
+        rule, facts = Thresholds(), {"model": path.stem, "model_source": "file"}
+    facts.update(model_file=path.name, model_sha256=file_sha256(path))
+    return path, rule, facts
+
+
 def _read_metrics(directory: Path) -> dict:
     """The folder's ``metrics.json``, or {} when it is missing, unreadable or not a JSON object."""
     try:

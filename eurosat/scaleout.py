@@ -317,6 +317,7 @@ def classify_many(
     progress: Progress | None = None,
     thresholds: Thresholds | None = None,
     cloud_tests: bool = True,
+    int8: bool = False,
 ) -> list[dict[str, Any]]:
     """Classify scenes on a Dask cluster; write one class-map GeoTIFF per scene and the summary.
 
@@ -331,6 +332,7 @@ def classify_many(
         progress: called with (tiles done, tiles in all) as tasks finish.
         thresholds: land / cloud / uncertain rule (default: the active model's).
         cloud_tests: run the visible-band cloud tests (files without an SCL band).
+        int8: without ``model``, the active model's full-int8 file (its own rule still applies).
 
     Returns:
         The summary rows (one per scene, in input order); failed scenes have ``status == "error"``.
@@ -338,14 +340,15 @@ def classify_many(
     from distributed import as_completed
 
     from eurosat import exports
-    from eurosat.registry import active_model
+    from eurosat.registry import model_for_command
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    active = active_model()
-    model_path = Path(model) if model is not None else active.tflite
-    thresholds = thresholds or (active.thresholds if model is None else Thresholds())
+    model_path, rule, model_facts = model_for_command(model, int8)
+    thresholds = thresholds or rule
+    # what every exported map records of the model (as `python -m eurosat.classify` does)
+    model_facts["cloud_tests"] = "visible-band tests" if cloud_tests else "off"
     tests = DEFAULT_TESTS if cloud_tests else None
     try:
         model_bytes = model_path.read_bytes()
@@ -355,11 +358,6 @@ def classify_many(
     outs = output_paths(paths, out_dir)
     plans = [plan_scene(p, o, tiles_per_task, bands, offset) for p, o in zip(paths, outs, strict=True)]
     model_future = client.scatter(model_bytes, broadcast=True, hash=True)
-    # what every exported map records of the model (as `python -m eurosat.classify` does)
-    model_facts = {**(active.provenance() if model is None else {"model": model_path.stem,
-                                                                "model_source": "file"}),
-                   "model_file": model_path.name, "model_sha256": hashlib.sha256(model_bytes).hexdigest(),
-                   "cloud_tests": "visible-band tests" if cloud_tests else "off"}
     futures = {}
     for i, plan in enumerate(plans):
         for j, (r0, r1) in enumerate(plan.strips if plan.error is None else []):
@@ -461,10 +459,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from eurosat.registry import active_model
+    from eurosat.registry import model_for_command
 
-    model = args.model or (active_model().tflite_int8 if args.int8 else None)
-    rule = active_model().thresholds if model is None else Thresholds()
+    _, rule, _ = model_for_command(args.model, args.int8)
     thresholds = with_overrides(rule, args.min_clear, args.min_probability)
     t0 = time.perf_counter()
     with connect(args.scheduler, args.workers) as client:
@@ -475,7 +472,7 @@ def _run(args: argparse.Namespace) -> int:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            rows = classify_many(args.scenes, args.out, client, model=model,
+            rows = classify_many(args.scenes, args.out, client, model=args.model, int8=args.int8,
                                  tiles_per_task=args.tiles_per_task, threads=args.threads,
                                  bands=tuple(args.bands) if args.bands else None, offset=args.offset,
                                  progress=progress, thresholds=thresholds,
