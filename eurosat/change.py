@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
-from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 
@@ -337,29 +336,18 @@ def _write_change(dst, result: ChangeResult) -> None:
     dst.update_tags(**tags)
 
 
-def change_profile(result: ChangeResult) -> dict:
-    """GeoTIFF profile of the change raster (BEFORE's CRS, one cell per tile)."""
-    grid = result.before.class_grid()
-    return {"driver": "GTiff", "dtype": "uint8", "count": 3, "height": grid.shape[0], "width": grid.shape[1],
-            "crs": CRS.from_wkt(result.before.crs_wkt), "transform": result.before.grid_transform(),
-            "nodata": NOT_CLASSIFIED_CODE, "compress": "deflate"}
-
-
 def write_change_geotiff(result: ChangeResult, path: str | Path) -> Path:
-    """The 3-band change GeoTIFF (see the module docstring)."""
-    with rasterio.open(path, "w", **change_profile(result)) as dst:
-        _write_change(dst, result)
-    return Path(path)
+    """The 3-band change GeoTIFF on BEFORE's tile grid (see the module docstring)."""
+    from eurosat.exports import tile_grid_profile, write_raster
+
+    return write_raster(path, tile_grid_profile(result.before, 3), lambda dst: _write_change(dst, result))
 
 
 def change_geotiff_bytes(result: ChangeResult) -> bytes:
     """The change GeoTIFF as bytes (page download)."""
-    from rasterio.io import MemoryFile
+    from eurosat.exports import raster_bytes, tile_grid_profile
 
-    with MemoryFile() as mem:
-        with mem.open(**change_profile(result)) as dst:
-            _write_change(dst, result)
-        return mem.read()
+    return raster_bytes(tile_grid_profile(result.before, 3), lambda dst: _write_change(dst, result))
 
 
 def matrix_csv(result: ChangeResult) -> str:

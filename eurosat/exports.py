@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -69,13 +69,30 @@ def provenance_tags(result: AreaResult) -> dict[str, str]:
     return tags
 
 
-def _geotiff_profile(result: AreaResult) -> dict:
+def tile_grid_profile(result: AreaResult, count: int = 1) -> dict:
+    """GeoTIFF profile of ``count`` uint8 bands on a result's tile grid (one cell per tile, scene CRS)."""
     grid = result.class_grid(NODATA)
     return {
-        "driver": "GTiff", "dtype": "uint8", "count": 1, "height": grid.shape[0], "width": grid.shape[1],
+        "driver": "GTiff", "dtype": "uint8", "count": count, "height": grid.shape[0], "width": grid.shape[1],
         "crs": CRS.from_wkt(result.crs_wkt), "transform": result.grid_transform(), "nodata": NODATA,
         "compress": "deflate",
     }
+
+
+def write_raster(path: str | Path, profile: dict, fill: Callable[[rasterio.io.DatasetWriter], None]) -> Path:
+    """Create a GeoTIFF with ``profile`` and let ``fill`` write its bands and tags."""
+    path = Path(path)
+    with rasterio.open(path, "w", **profile) as dst:
+        fill(dst)
+    return path
+
+
+def raster_bytes(profile: dict, fill: Callable[[rasterio.io.DatasetWriter], None]) -> bytes:
+    """:func:`write_raster` in memory: the file's bytes (for a download button)."""
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            fill(dst)
+        return mem.read()
 
 
 def _fill_geotiff(dst: rasterio.io.DatasetWriter, result: AreaResult) -> None:
@@ -88,18 +105,12 @@ def _fill_geotiff(dst: rasterio.io.DatasetWriter, result: AreaResult) -> None:
 
 def write_geotiff(result: AreaResult, path: str | Path) -> Path:
     """Write the class map as a GeoTIFF file (see module doc)."""
-    path = Path(path)
-    with rasterio.open(path, "w", **_geotiff_profile(result)) as dst:
-        _fill_geotiff(dst, result)
-    return path
+    return write_raster(path, tile_grid_profile(result), lambda dst: _fill_geotiff(dst, result))
 
 
 def geotiff_bytes(result: AreaResult) -> bytes:
     """The class-map GeoTIFF as bytes (for a download button)."""
-    with MemoryFile() as mem:
-        with mem.open(**_geotiff_profile(result)) as dst:
-            _fill_geotiff(dst, result)
-        return mem.read()
+    return raster_bytes(tile_grid_profile(result), lambda dst: _fill_geotiff(dst, result))
 
 
 class _Columns:
