@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from eurosat.classes import CLASS_NAMES
+from eurosat.classes import CLASS_COLORS, CLASS_NAMES
 
 CLOUD_CODE: int = 253
 UNCERTAIN_CODE: int = 254
@@ -77,6 +77,15 @@ def code_label(code: int) -> str:
     if 0 <= code < len(CLASS_NAMES):
         return CLASS_NAMES[code]
     return {CLOUD_CODE: CLOUD_LABEL, UNCERTAIN_CODE: UNCERTAIN_LABEL}.get(code, "Not classified")
+
+
+def code_color(code: int) -> str:
+    """Colour (hex) of a code: the class colour, or the cloud / uncertain colour (map, charts, GeoTIFF)."""
+    if code == CLOUD_CODE:
+        return CLOUD_COLOR
+    if code == UNCERTAIN_CODE:
+        return UNCERTAIN_COLOR
+    return CLASS_COLORS[CLASS_NAMES[code]]
 
 
 def code_status(codes: np.ndarray) -> np.ndarray:

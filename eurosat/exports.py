@@ -29,13 +29,12 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 
-from eurosat.classes import CLASS_COLORS, CLASS_NAMES, hex_to_rgb
+from eurosat.classes import CLASS_NAMES, hex_to_rgb
 from eurosat.decision import (
     CLOUD_CODE,
-    CLOUD_COLOR,
     NOT_CLASSIFIED_CODE,
     UNCERTAIN_CODE,
-    UNCERTAIN_COLOR,
+    code_color,
     code_label,
     code_status,
 )
@@ -49,9 +48,8 @@ _DECIMALS_COORD = 7
 
 def colormap() -> dict[int, tuple[int, int, int, int]]:
     """GeoTIFF colour table: class index -> RGBA, nodata transparent."""
-    cmap = {i: (*hex_to_rgb(CLASS_COLORS[c]), 255) for i, c in enumerate(CLASS_NAMES)}
-    cmap[CLOUD_CODE] = (*hex_to_rgb(CLOUD_COLOR), 255)
-    cmap[UNCERTAIN_CODE] = (*hex_to_rgb(UNCERTAIN_COLOR), 255)
+    codes = (*range(len(CLASS_NAMES)), CLOUD_CODE, UNCERTAIN_CODE)
+    cmap = {c: (*hex_to_rgb(code_color(c)), 255) for c in codes}
     cmap[NODATA] = (0, 0, 0, 0)
     return cmap
 

@@ -11,11 +11,10 @@ import plotly.graph_objects as go
 from eurosat.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES
 from eurosat.decision import (
     CLOUD_CODE,
-    CLOUD_COLOR,
     CLOUD_LABEL,
     UNCERTAIN_CODE,
-    UNCERTAIN_COLOR,
     UNCERTAIN_LABEL,
+    code_color,
 )
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
@@ -55,7 +54,7 @@ def topk_bar(probs: np.ndarray, k: int = 3, title: str = "Top classes") -> go.Fi
 def _discrete_colorscale() -> list[list]:
     """One flat band per class index 0..9, then cloud / no data (10) and uncertain (11), for z in
     [-0.5, 11.5]."""
-    colours = [*(CLASS_COLORS[name] for name in CLASS_NAMES), CLOUD_COLOR, UNCERTAIN_COLOR]
+    colours = [code_color(c) for c in (*range(NUM_CLASSES), CLOUD_CODE, UNCERTAIN_CODE)]
     n = len(colours)
     scale: list[list] = []
     for i, colour in enumerate(colours):

@@ -26,8 +26,8 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
-from eurosat.classes import CLASS_COLORS, CLASS_NAMES
-from eurosat.decision import CLOUD_CODE, CLOUD_COLOR, UNCERTAIN_CODE, UNCERTAIN_COLOR, code_label
+from eurosat.classes import CLASS_NAMES
+from eurosat.decision import CLOUD_COLOR, UNCERTAIN_CODE, code_color, code_label
 from eurosat.geo import BBox
 from eurosat.tiling import AreaResult
 
@@ -218,12 +218,8 @@ class Legend(MacroElement):
 
 
 def _status_style(code: int) -> tuple[str, str]:
-    """(fill colour, dash pattern) of a tile code: class colour; cloud grey; uncertain hatched-looking."""
-    if code == CLOUD_CODE:
-        return CLOUD_COLOR, ""
-    if code == UNCERTAIN_CODE:
-        return UNCERTAIN_COLOR, "3 3"
-    return CLASS_COLORS[CLASS_NAMES[code]], ""
+    """(fill colour, dash pattern) of a tile code: uncertain tiles are dashed (hatched-looking)."""
+    return code_color(code), "3 3" if code == UNCERTAIN_CODE else ""
 
 
 def class_features(result: AreaResult) -> dict:
@@ -288,7 +284,7 @@ def change_layer(result: ChangeResult, opacity: float = CLASS_OPACITY) -> folium
     for i in range(b.n_tiles):
         ring = b.footprints[i].round(7).tolist()
         code = int(codes[i])
-        color = CLASS_COLORS[CLASS_NAMES[int(a.labels[i])]] if code == 1 else CLOUD_COLOR
+        color = code_color(int(a.labels[i])) if code == 1 else CLOUD_COLOR
         features.append({
             "type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]},
             "properties": {"tile": f"r{int(b.rows[i])} c{int(b.cols[i])}",
