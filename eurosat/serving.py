@@ -28,6 +28,32 @@ from eurosat.inference import TFLiteClassifier
 CHUNK_TILES = 64
 
 
+class _ShortestFirst:
+    """A semaphore of ``slots`` that gives a freed slot to the waiting caller of the smallest ``size``
+    (ties: first come, first served)."""
+
+    def __init__(self, slots: int):
+        self._free = slots
+        self._cond = threading.Condition()
+        self._waiting: list[tuple[int, int]] = []  # heap of (size, arrival number)
+        self._arrivals = itertools.count()
+
+    def acquire(self, size: int) -> None:
+        ticket = (size, next(self._arrivals))
+        with self._cond:
+            heapq.heappush(self._waiting, ticket)
+            while not (self._free > 0 and self._waiting[0] == ticket):
+                self._cond.wait()
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            self._cond.notify_all()  # the next ticket may take another free slot
+
+    def release(self) -> None:
+        with self._cond:
+            self._free += 1
+            self._cond.notify_all()
+
+
 class ClassifierPool:
     """``size`` interpreters of one ``.tflite`` file, handed out shortest-job-first.
 
@@ -48,27 +74,20 @@ class ClassifierPool:
         self.path = Path(path)
         self.size = max(1, size or cores)
         self.chunk = max(1, chunk)
-        self._free = [TFLiteClassifier(path, num_threads=num_threads or cores, batch_size=self.chunk)
+        self._idle = [TFLiteClassifier(path, num_threads=num_threads or cores, batch_size=self.chunk)
                       for _ in range(self.size)]
-        self._cond = threading.Condition()
-        self._waiting: list[tuple[int, int]] = []  # heap of (tiles left in the call, arrival number)
-        self._arrivals = itertools.count()
+        self._idle_lock = threading.Lock()
+        self._slots = _ShortestFirst(self.size)  # size: tiles left in the call
 
     def _acquire(self, left: int) -> TFLiteClassifier:
-        ticket = (left, next(self._arrivals))
-        with self._cond:
-            heapq.heappush(self._waiting, ticket)
-            while not (self._free and self._waiting[0] == ticket):
-                self._cond.wait()
-            heapq.heappop(self._waiting)
-            interp = self._free.pop()
-            self._cond.notify_all()  # the next ticket may take another free interpreter
-            return interp
+        self._slots.acquire(left)
+        with self._idle_lock:  # a slot guarantees an idle interpreter
+            return self._idle.pop()
 
     def _release(self, interp: TFLiteClassifier) -> None:
-        with self._cond:
-            self._free.append(interp)
-            self._cond.notify_all()
+        with self._idle_lock:
+            self._idle.append(interp)
+        self._slots.release()
 
     def predict(self, tiles: np.ndarray) -> np.ndarray:
         """Class probabilities for tiles (N, 64, 64, 3) → float32 (N, 10), chunk by chunk."""
@@ -106,10 +125,7 @@ class JobGate:
     def __init__(self, slots: int | None = None, small_tiles: int = CHUNK_TILES):
         self.slots = max(1, slots or os.cpu_count() or 1)
         self.small_tiles = small_tiles
-        self._cond = threading.Condition()
-        self._running = 0
-        self._waiting: list[tuple[int, int]] = []
-        self._arrivals = itertools.count()
+        self._queue = _ShortestFirst(self.slots)
 
     def job(self, n_tiles: int) -> _Pass:
         """A context manager holding a slot for a job of ``n_tiles`` tiles (none for a small job)."""
@@ -118,20 +134,11 @@ class JobGate:
     def _enter(self, n_tiles: int) -> bool:
         if n_tiles <= self.small_tiles:
             return False
-        ticket = (n_tiles, next(self._arrivals))
-        with self._cond:
-            heapq.heappush(self._waiting, ticket)
-            while not (self._running < self.slots and self._waiting[0] == ticket):
-                self._cond.wait()
-            heapq.heappop(self._waiting)
-            self._running += 1
-            self._cond.notify_all()
+        self._queue.acquire(n_tiles)
         return True
 
     def _exit(self) -> None:
-        with self._cond:
-            self._running -= 1
-            self._cond.notify_all()
+        self._queue.release()
 
 
 class _Pass:
