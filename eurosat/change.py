@@ -308,10 +308,8 @@ def detect_change(
 def change_grid(result: ChangeResult) -> np.ndarray:
     """uint8 (3, tile rows, tile cols) over BEFORE's tile bounds: codes before, codes after, change."""
     grid_b = result.before.class_grid(NOT_CLASSIFIED_CODE)
-    a = result.after
+    grid_a = result.after.class_grid(NOT_CLASSIFIED_CODE)  # the same tiles, so the same grid
     r0, _, c0, _ = result.before.grid_bounds()
-    grid_a = np.full_like(grid_b, NOT_CLASSIFIED_CODE)
-    grid_a[a.rows - r0, a.cols - c0] = a.codes
     grid_c = np.full_like(grid_b, NOT_COMPARABLE)
     grid_c[result.before.rows - r0, result.before.cols - c0] = result.change_codes
     return np.stack([grid_b, grid_a, grid_c])
