@@ -17,6 +17,7 @@ on EuroSAT RGB (10 classes, 64×64 px tiles at 10 m).
   shown as a class map, with the dominant class, the class distribution and GIS exports. Cloud,
   shadow and no-data tiles are masked, and tiles the model is unsure of are marked *Uncertain*.
 - **Upload** — classify your own image (JPEG/PNG/TIFF): top classes with probabilities.
+- **Compare** — what changed between two dates of the same area: change map, from→to matrix, flows.
 - **Explain** — Grad-CAM heatmaps: which pixels made the model choose a class.
 - **Train** — retrain the model in the background, watch it learn, and promote a run.
 """
