@@ -1,8 +1,14 @@
-"""Command line: classify every 64×64 tile of a GeoTIFF scene, or of Sentinel-2 fetched from a STAC
-catalogue for a rectangle, and write GIS files.
+"""Command line: classify a GeoTIFF scene, or Sentinel-2 fetched from a STAC catalogue for a
+rectangle, cell by cell, and write GIS files.
 
-    python -m eurosat.classify SCENE.tif --out classes.tif [--geojson tiles.geojson] [--csv tiles.csv]
+    python -m eurosat.classify SCENE --out classes.tif [--stride 64|32|16] [--probs probs.tif]
+        [--stac-item item.json] [--geojson cells.geojson] [--csv cells.csv]
     python -m eurosat.classify SCENE.tif --bbox W S E N --out classes.tif
+
+``--out`` is a Cloud-Optimised GeoTIFF, one value per cell (stride × stride pixels), codes as on
+the Map page (0-9 class, 253 cloud / no data, 254 uncertain, 255 not classified), with
+``classes.qml`` (QGIS style) written beside it. ``--probs``: the 10 class probabilities (uint8,
+sum 255); ``--stac-item``: a STAC item describing the files (classification and mlm extensions).
     python -m eurosat.classify --stac https://earth-search.aws.element84.com/v1 --bbox W S E N \
         --date 2023-05-01/2023-09-30 [--collection sentinel-2-l1c] [--max-cloud 20] --out classes.tif
 
@@ -22,6 +28,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from eurosat import exports
+from eurosat.cells import STRIDES, window_grid_shape
+from eurosat.classes import TILE_SIZE
 from eurosat.decision import DEFAULT_MIN_CLEAR, with_overrides
 from eurosat.errors import EuroSATError
 from eurosat.geo import BandSpec, BBox, inspect_scene
@@ -39,7 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("scene", type=Path, nargs="?",
                    help="GeoTIFF: 8-bit RGB or 16-bit Sentinel-2 DN (or use --stac)")
-    p.add_argument("--out", type=Path, required=True, help="class-map GeoTIFF to write (one cell per tile)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="class-map Cloud-Optimised GeoTIFF to write (one value per cell; a .qml style "
+                   "beside it)")
+    p.add_argument("--stride", type=int, choices=STRIDES, default=TILE_SIZE,
+                   help="pixels between 64×64 windows, and cell size: 64 (tiles), 32 or 16 (finer cells, "
+                   "each blending the windows covering it; about 4× or 16× the model work); default 64")
+    p.add_argument("--centre-weight", action="store_true",
+                   help="count a cell more in the windows it lies near the centre of (default: a "
+                   "cell's windows count equally, which scored as well or better on mosaics: "
+                   "benchmarks/finer_maps.py)")
+    p.add_argument("--probs", type=Path, help="also write the class probabilities: a 10-band uint8 COG")
+    p.add_argument("--stac-item", type=Path, help="also write a STAC item (JSON) describing the outputs")
     p.add_argument("--bbox", type=float, nargs=4, metavar=("W", "S", "E", "N"),
                    help="classify only the whole tiles inside this lon/lat rectangle (degrees)")
     stac = p.add_argument_group("STAC source (Sentinel-2 for the rectangle, fetched over HTTP)")
@@ -57,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where fetched windows are cached (default ~/.cache/eurosat/stac)")
     stac.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
                       help=f"seconds to wait for the catalogue and each file (default {DEFAULT_TIMEOUT_S:g})")
-    p.add_argument("--geojson", type=Path, help="also write tile polygons with class and probabilities")
-    p.add_argument("--csv", type=Path, help="also write one CSV row per tile")
+    p.add_argument("--geojson", type=Path, help="also write cell polygons with class and probabilities")
+    p.add_argument("--csv", type=Path, help="also write one CSV row per cell")
     p.add_argument("--bands", type=int, nargs=3, metavar=("R", "G", "B"),
                    help="1-based red, green, blue bands (default: from band descriptions, e.g. B4 B3 B2)")
     offset = p.add_mutually_exclusive_group()
@@ -142,9 +161,10 @@ def _run(args: argparse.Namespace) -> int:
     thresholds = with_overrides(rule, args.min_clear, args.min_probability)
     provenance["cloud_tests"] = "off" if args.no_cloud_tests else "visible-band tests"
     tests = None if args.no_cloud_tests else DEFAULT_TESTS
-    n_rows, n_cols = info.height // 64, info.width // 64
+    n_rows, n_cols = window_grid_shape(info.height, info.width, args.stride)
+    unit = "tiles" if args.stride == TILE_SIZE else f"windows at stride {args.stride}"
     print(f"{info.name}: {info.width}×{info.height} px, {info.count} bands {info.dtype}, {info.crs_name}, "
-          f"{n_rows * n_cols:,} tiles{' (classifying those inside --bbox)' if bbox else ''}; "
+          f"{n_rows * n_cols:,} {unit}{' (classifying those inside --bbox)' if bbox else ''}; "
           f"bands {spec.bands}, offset {'-1000 DN' if spec.offset else 'none'}; model {Path(model).name}; "
           f"masks {'SCL band ' + str(spec.scl_band) if spec.scl_band else provenance['cloud_tests']}; "
           f"land needs ≥ {thresholds.min_clear:.0%} clear pixels and p ≥ {thresholds.min_probability:.2f}",
@@ -153,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"warning: pixel size is {info.pixel_size_m:.1f} m; the model was trained on 10 m Sentinel-2 "
               "pixels, so results may be unreliable", file=sys.stderr)
     t0 = time.perf_counter()
-    with tqdm(total=n_rows * n_cols, unit="tile", disable=args.quiet, file=sys.stderr) as bar:
+    with tqdm(total=n_rows * n_cols, unit="window", disable=args.quiet, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total  # an area: fewer tiles than the scene
             bar.update(done - bar.n)
@@ -162,25 +182,37 @@ def _run(args: argparse.Namespace) -> int:
             if bbox is None:
                 result = classify_scene(scene, clf, spec, keep_tiles=False, progress=progress,
                                         thresholds=thresholds, tests=tests,
-                                        provenance={"imagery": info.name, **provenance})
+                                        provenance={"imagery": info.name, **provenance},
+                                        stride=args.stride, centre=args.centre_weight)
             else:
                 imagery = LocalGeoTIFF(scene, spec).fetch(bbox)
                 if meta is not None:  # fetched from STAC: its items, dates and offsets
                     imagery = replace(imagery, meta=meta)
-                result = classify_imagery(imagery, bbox, clf, keep_tiles=False, progress=progress,
-                                          thresholds=thresholds, tests=tests, provenance=provenance)
+                result = classify_imagery(imagery, bbox, clf, max_tiles=sys.maxsize, keep_tiles=False,
+                                          progress=progress,
+                                          thresholds=thresholds, tests=tests, provenance=provenance,
+                                          stride=args.stride, centre=args.centre_weight)
     seconds = time.perf_counter() - t0
-    for suffix_path in (args.out, args.geojson, args.csv):
+    for suffix_path in (args.out, args.geojson, args.csv, args.probs, args.stac_item):
         if suffix_path is not None:
             suffix_path.parent.mkdir(parents=True, exist_ok=True)
     exports.write_geotiff(result, args.out)
-    written = [str(args.out)]
+    style = exports.write_qml(args.out)
+    written = [str(args.out), str(style)]
+    if args.probs:
+        written.append(str(exports.write_probabilities(result, args.probs)))
     if args.geojson:
         written.append(str(exports.write_geojson(result, args.geojson)))
     if args.csv:
         written.append(str(exports.write_csv(result, args.csv)))
+    if args.stac_item:
+        from eurosat.stac_item import build_item, write_item
+
+        item = build_item(result, args.stac_item, args.out, args.probs, args.geojson, args.csv, style)
+        written.append(str(write_item(item, args.stac_item)))
     dominant = result.dominant_class or "none (no tile is clear, confident land)"
-    print(f"{result.n_tiles:,} tiles in {seconds:.1f} s ({result.n_tiles / seconds:,.0f} tiles/s); "
+    print(f"{result.n_tiles:,} {result.unit}s of {result.cell} px in {seconds:.1f} s "
+          f"({result.n_tiles / seconds:,.0f} {result.unit}s/s); "
           f"dominant class of the classified land: {dominant}")
     status = result.status_summary()
     print("  ".join(f"{row['status']}: {row['share']:.1%} ({row['tiles']:,} tiles, {row['area_km2']:.2f} km²)"

@@ -1,13 +1,20 @@
-"""GIS exports of a classified area: class-map GeoTIFF, GeoJSON of tile polygons, CSV.
+"""GIS exports of a classified area: class-map COG, probability raster, QGIS style, GeoJSON, CSV.
 
 Each comes as bytes (page downloads) and as a file writer (command line). The GeoJSON and
 CSV writers stream feature by feature, so a large scene never holds its whole text in memory.
 
-* GeoTIFF: one uint8 cell per 64×64 tile, in the scene CRS: codes **0-9** the class index into
-  :data:`eurosat.classes.CLASS_NAMES`, **253** cloud / no data, **254** uncertain, **255**
-  (nodata) not classified; colour table, ``CLASS_<i>`` / ``CODE_<n>`` tags naming the codes, and
-  provenance tags (model file and SHA-256, calibration temperature, thresholds, mask source,
-  imagery facts).
+* Class map: a Cloud-Optimised GeoTIFF (GDAL's COG driver: 256 × 256 internal tiles, deflate,
+  overviews made with *mode* resampling so a zoomed-out view keeps real codes), one uint8 value
+  per cell (stride × stride pixels; a 64×64 tile at stride 64), in the scene CRS: codes **0-9**
+  the class index into :data:`eurosat.classes.CLASS_NAMES`, **253** cloud / no data, **254**
+  uncertain, **255** (nodata) not classified; colour table, ``CLASS_<i>`` / ``CODE_<n>`` tags
+  naming the codes, and provenance tags (model file and SHA-256, calibration temperature,
+  thresholds, mask source, stride and blend, imagery facts).
+* Probability raster (COG): 10 uint8 bands, one per class (band description = class name, as
+  Dynamic World), the calibrated probabilities scaled so each cell's bands sum to exactly 255;
+  cells not classified are masked (internal mask band).
+* QGIS style (``.qml`` beside the class map, same stem): a paletted renderer with the class
+  colours and names, so QGIS opens the map styled.
 * GeoJSON (RFC 7946): EPSG:4326 lon/lat Polygon per tile with properties ``row``, ``col``,
   ``status`` (land / cloud / uncertain), ``code``, ``class`` (the shown label), ``model_class``
   (the model's top class, whatever the status), ``class_index``, ``confidence`` (calibrated top-1
@@ -21,11 +28,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
+from xml.etree import ElementTree as ET
 
+import numpy as np
 import rasterio
+import rasterio.errors
+import rasterio.shutil
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 
@@ -44,6 +57,10 @@ NODATA: int = NOT_CLASSIFIED_CODE
 PROB_COLUMNS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASS_NAMES)
 _DECIMALS_PROB = 5
 _DECIMALS_COORD = 7
+#: Internal tile size of the COG outputs (pixels).
+COG_BLOCK: int = 256
+#: Overviews are made until the smaller side is at most this (pixels); grids this small get none.
+MIN_OVERVIEW_SIDE: int = 32
 
 
 def colormap() -> dict[int, tuple[int, int, int, int]]:
@@ -56,7 +73,7 @@ def colormap() -> dict[int, tuple[int, int, int, int]]:
 
 def provenance_tags(result: AreaResult) -> dict[str, str]:
     """GeoTIFF tags: the code names and where the map came from (model, calibration, rule, masks)."""
-    tags = {"SOURCE_SCENE": result.scene_name, "TILE_SIZE_PX": "64",
+    tags = {"SOURCE_SCENE": result.scene_name, "TILE_SIZE_PX": "64", "CELL_SIZE_PX": str(result.cell),
             **{f"CLASS_{i}": name for i, name in enumerate(CLASS_NAMES)},
             **{f"CODE_{c}": code_label(c) for c in (CLOUD_CODE, UNCERTAIN_CODE, NODATA)},
             "MIN_CLEAR_FRACTION": f"{result.thresholds.min_clear:g}",
@@ -68,10 +85,10 @@ def provenance_tags(result: AreaResult) -> dict[str, str]:
 
 
 def tile_grid_profile(result: AreaResult, count: int = 1) -> dict:
-    """GeoTIFF profile of ``count`` uint8 bands on a result's tile grid (one cell per tile, scene CRS)."""
-    grid = result.class_grid(NODATA)
+    """GeoTIFF profile of ``count`` uint8 bands on a result's cell grid (stride × stride px, scene CRS)."""
+    r0, r1, c0, c1 = result.grid_bounds()
     return {
-        "driver": "GTiff", "dtype": "uint8", "count": count, "height": grid.shape[0], "width": grid.shape[1],
+        "driver": "GTiff", "dtype": "uint8", "count": count, "height": r1 - r0, "width": c1 - c0,
         "crs": CRS.from_wkt(result.crs_wkt), "transform": result.grid_transform(), "nodata": NODATA,
         "compress": "deflate",
     }
@@ -93,6 +110,45 @@ def raster_bytes(profile: dict, fill: Callable[[rasterio.io.DatasetWriter], None
         return mem.read()
 
 
+def overview_count(height: int, width: int, smallest: int = MIN_OVERVIEW_SIDE) -> int:
+    """Overview levels (each half the last) until the smaller side is at most ``smallest``."""
+    n, side = 0, min(height, width)
+    while side > smallest:
+        side = (side + 1) // 2
+        n += 1
+    return n
+
+
+def _cog_options(profile: dict, resampling: str) -> dict:
+    return {"driver": "COG", "COMPRESS": "DEFLATE", "BLOCKSIZE": COG_BLOCK, "RESAMPLING": resampling,
+            "OVERVIEW_RESAMPLING": resampling, "OVERVIEWS": "IGNORE_EXISTING",
+            "OVERVIEW_COUNT": overview_count(profile["height"], profile["width"])}
+
+
+def write_cog(path: str | Path, profile: dict, fill: Callable[[rasterio.io.DatasetWriter], None],
+              resampling: str = "MODE") -> Path:
+    """Write a Cloud-Optimised GeoTIFF: ``fill`` writes a plain GeoTIFF in memory, GDAL's COG driver
+    copies it with internal tiles and overviews (``resampling``: MODE for codes, AVERAGE for
+    probabilities)."""
+    path = Path(path)
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            fill(dst)
+        with mem.open() as plain:
+            try:
+                rasterio.shutil.copy(plain, path, **_cog_options(profile, resampling))
+            except (rasterio.errors.RasterioError, CPLE_BaseError) as exc:  # e.g. a folder, no permission
+                raise OSError(f"'{path}' cannot be written ({exc}).") from exc
+    return path
+
+
+def cog_bytes(profile: dict, fill: Callable[[rasterio.io.DatasetWriter], None],
+              resampling: str = "MODE") -> bytes:
+    """:func:`write_cog` as bytes (for a download button)."""
+    with tempfile.TemporaryDirectory(prefix="eurosat-cog-") as tmp:
+        return write_cog(Path(tmp) / "out.tif", profile, fill, resampling).read_bytes()
+
+
 def _fill_geotiff(dst: rasterio.io.DatasetWriter, result: AreaResult) -> None:
     dst.write(result.class_grid(NODATA), 1)
     dst.write_colormap(1, colormap())
@@ -102,13 +158,86 @@ def _fill_geotiff(dst: rasterio.io.DatasetWriter, result: AreaResult) -> None:
 
 
 def write_geotiff(result: AreaResult, path: str | Path) -> Path:
-    """Write the class map as a GeoTIFF file (see module doc)."""
-    return write_raster(path, tile_grid_profile(result), lambda dst: _fill_geotiff(dst, result))
+    """Write the class map as a Cloud-Optimised GeoTIFF (see module doc)."""
+    return write_cog(path, tile_grid_profile(result), lambda dst: _fill_geotiff(dst, result))
 
 
 def geotiff_bytes(result: AreaResult) -> bytes:
-    """The class-map GeoTIFF as bytes (for a download button)."""
-    return raster_bytes(tile_grid_profile(result), lambda dst: _fill_geotiff(dst, result))
+    """The class-map COG as bytes (for a download button)."""
+    return cog_bytes(tile_grid_profile(result), lambda dst: _fill_geotiff(dst, result))
+
+
+def probabilities_uint8(probs: np.ndarray) -> np.ndarray:
+    """Probabilities (..., 10) as uint8 that sum to exactly 255 per cell (largest remainder)."""
+    p = np.clip(np.nan_to_num(np.asarray(probs, np.float64)), 0, None)
+    total = p.sum(axis=-1, keepdims=True)
+    p = np.divide(p, total, out=np.full_like(p, 1.0 / p.shape[-1]), where=total > 0) * 255.0
+    out = np.floor(p)
+    short = (255 - out.sum(axis=-1)).astype(np.int64)  # 0 .. 9 units to hand out
+    order = np.argsort(-(p - out), axis=-1, kind="stable")
+    ranks = np.argsort(order, axis=-1, kind="stable")  # rank of each band's remainder
+    out += ranks < short[..., None]
+    return out.astype(np.uint8)
+
+
+def _fill_probabilities(dst: rasterio.io.DatasetWriter, result: AreaResult) -> None:
+    grid = result.prob_grid()  # (10, H, W), NaN outside
+    valid = ~np.isnan(grid[0])
+    scaled = probabilities_uint8(np.moveaxis(grid, 0, -1))
+    scaled[~valid] = 0
+    dst.write(np.moveaxis(scaled, -1, 0))
+    for band, name in enumerate(CLASS_NAMES, start=1):
+        dst.set_band_description(band, name)
+    dst.write_mask(np.where(valid, 255, 0).astype(np.uint8))
+    dst.update_tags(**provenance_tags(result), SCALE="probability × 255 (the 10 bands sum to 255)")
+
+
+def probabilities_profile(result: AreaResult) -> dict:
+    """Profile of the 10-band probability raster (no nodata value: a mask band marks empty cells)."""
+    profile = tile_grid_profile(result, count=len(CLASS_NAMES))
+    profile.pop("nodata")
+    return profile
+
+
+def write_probabilities(result: AreaResult, path: str | Path) -> Path:
+    """Write the probability raster as a COG (see module doc)."""
+    return write_cog(path, probabilities_profile(result), lambda dst: _fill_probabilities(dst, result),
+                     "AVERAGE")
+
+
+def probabilities_bytes(result: AreaResult) -> bytes:
+    """The probability COG as bytes."""
+    return cog_bytes(probabilities_profile(result), lambda dst: _fill_probabilities(dst, result), "AVERAGE")
+
+
+def qgis_style() -> str:
+    """A QGIS layer style (``.qml``) for the class map: paletted, class colours and names."""
+    qgis = ET.Element("qgis", version="3.28.0", styleCategories="AllStyleCategories")
+    pipe = ET.SubElement(qgis, "pipe")
+    renderer = ET.SubElement(pipe, "rasterrenderer", type="paletted", band="1", opacity="1",
+                             alphaBand="-1", nodataColor="")
+    palette = ET.SubElement(renderer, "colorPalette")
+    for code, (r, g, b, a) in colormap().items():
+        if code == NODATA:
+            continue
+        ET.SubElement(palette, "paletteEntry", value=str(code), color=f"#{r:02x}{g:02x}{b:02x}",
+                      alpha=str(a), label=code_label(code))
+    ET.SubElement(pipe, "brightnesscontrast", brightness="0", contrast="0")
+    ET.SubElement(qgis, "blendMode").text = "0"
+    doctype = '<!DOCTYPE qgis PUBLIC "http://mrcc.com/qgis.dtd" "SYSTEM">'
+    return doctype + "\n" + ET.tostring(qgis, "unicode") + "\n"
+
+
+def qml_path(class_map: str | Path) -> Path:
+    """Where the QGIS style of a class map goes: beside it, same stem (QGIS loads it by itself)."""
+    return Path(class_map).with_suffix(".qml")
+
+
+def write_qml(class_map: str | Path) -> Path:
+    """Write the QGIS style beside a class map."""
+    path = qml_path(class_map)
+    path.write_text(qgis_style(), encoding="utf-8")
+    return path
 
 
 class _Columns:

@@ -243,7 +243,7 @@ def class_features(result: AreaResult) -> dict:
 
 
 def result_layer(result: AreaResult, opacity: float = CLASS_OPACITY) -> folium.FeatureGroup:
-    """The class map of a result: tiles coloured by class with tooltips, area outline, legend."""
+    """The class map of a result: cells coloured by class with tooltips, area outline, legend."""
     fg = folium.FeatureGroup(name="Land-cover classes")
     folium.GeoJson(
         class_features(result),
@@ -256,7 +256,8 @@ def result_layer(result: AreaResult, opacity: float = CLASS_OPACITY) -> folium.F
         highlight_function=lambda f: {"weight": 2, "color": "#ffffff"},
         tooltip=folium.GeoJsonTooltip(
             fields=["tile", "class", "model", "confidence", "clear"],
-            aliases=["Tile", "Shown as", "Model's class", "Calibrated probability", "Clear pixels"],
+            aliases=[result.unit.capitalize(), "Shown as", "Model's class", "Calibrated probability",
+                     "Clear pixels"],
             sticky=True),
     ).add_to(fg)
     if result.bbox is not None:
@@ -268,7 +269,7 @@ def result_layer(result: AreaResult, opacity: float = CLASS_OPACITY) -> folium.F
                 else "<1% of land") for _, row in summary.iterrows()]
     for _, row in result.status_summary().iloc[1:].iterrows():  # cloud / no data, uncertain
         if row["tiles"]:
-            share = f"{row['tiles']} tiles ({row['share']:.0%} of area)"
+            share = f"{row['tiles']} {result.unit}s ({row['share']:.0%} of area)"
             entries.append((row["status"], row["color"], share))
     Legend(entries).add_to(fg)
     return fg

@@ -51,12 +51,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eurosat.cells import STRIDES, cell_grid_shape, check_stride
 from eurosat.classes import CLASS_NAMES, NUM_CLASSES, TILE_SIZE
 from eurosat.decision import CLOUD_CODE, UNCERTAIN_CODE, Thresholds, with_overrides
 from eurosat.errors import EuroSATError, GeoError
 from eurosat.geo import BandSpec, check_spec, inspect_scene, open_raster, validate
 from eurosat.masks import DEFAULT_TESTS, RGBTests, TileQuality
-from eurosat.tiling import AreaResult, classify_tiles_at, grid_shape, strip_rows_for
+from eurosat.tiling import AreaResult, cell_rows_per_strip, classify_tiles_at
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
@@ -78,12 +79,13 @@ Progress = Callable[[int, int], None]  # (tiles done, tiles in all)
 
 @dataclass
 class ScenePlan:
-    """One scene: its output file, bands, tile grid and strips (tasks), or why it cannot be used.
+    """One scene: its output file, bands, cell grid and strips (tasks), or why it cannot be used.
 
     Attributes:
         path: the scene; out: the class-map GeoTIFF to write.
-        spec: bands and offset; n_rows, n_cols: whole tiles.
-        strips: half-open tile-row ranges (row0, row1), one task each, in row order.
+        spec: bands and offset; n_rows, n_cols: whole cells (tiles at stride 64).
+        strips: half-open cell-row ranges (row0, row1), one task each, in row order.
+        stride: pixels per cell side.
         error: the message when the scene cannot be classified (then no task).
     """
 
@@ -94,10 +96,11 @@ class ScenePlan:
     n_cols: int = 0
     strips: list[tuple[int, int]] = field(default_factory=list)
     error: str | None = None
+    stride: int = TILE_SIZE
 
     @property
     def n_tiles(self) -> int:
-        """Whole tiles in the scene."""
+        """Whole cells in the scene."""
         return self.n_rows * self.n_cols
 
 
@@ -117,10 +120,11 @@ def output_paths(scenes: Sequence[Path], out_dir: Path) -> list[Path]:
 
 
 def split_rows(n_rows: int, n_cols: int, tiles_per_task: int, block_rows: int = 1) -> list[tuple[int, int]]:
-    """Cut ``n_rows`` tile rows into strips of about ``tiles_per_task`` tiles.
+    """Cut ``n_rows`` tile (cell) rows into strips of about ``tiles_per_task`` tiles.
 
-    Strips are whole tile rows, a multiple of ``block_rows`` (the tile rows of one internal block
-    of the file, so that no block is read by two tasks) unless one block row is already too large.
+    Strips are whole rows, a multiple of ``block_rows`` (the rows of one reading strip, so that no
+    block is read by two tasks) unless one block row is already too large. (Any cut gives the same
+    map: a task always reads and masks whole reading strips, counted from the top of the scene.)
 
     Returns:
         Half-open ranges (row0, row1) covering 0..n_rows in order; [] when there are no rows.
@@ -135,24 +139,26 @@ def split_rows(n_rows: int, n_cols: int, tiles_per_task: int, block_rows: int = 
 
 def plan_scene(
     path: Path, out: Path, tiles_per_task: int = TILES_PER_TASK,
-    bands: tuple[int, int, int] | None = None, offset: bool | None = None,
+    bands: tuple[int, int, int] | None = None, offset: bool | None = None, stride: int = TILE_SIZE,
 ) -> ScenePlan:
     """Validate a scene and cut it into tasks (reads metadata only); errors go into ``error``.
 
     ``bands`` and ``offset`` override what the file suggests, as in ``python -m eurosat.classify``.
+    Tasks are strips of whole cell rows, aligned to the reading strips of
+    :func:`eurosat.tiling.classify_tiles_at` where they can be.
     """
-    plan = ScenePlan(Path(path), Path(out))
+    plan = ScenePlan(Path(path), Path(out), stride=check_stride(stride))
     try:
         info = inspect_scene(path)
         default = info.default_spec()
         use_offset = default.offset if offset is None else (offset and info.is_dn)
         plan.spec = BandSpec(bands or default.bands, use_offset)
         check_spec(plan.spec, info.count)
-        plan.n_rows, plan.n_cols = grid_shape(info.height, info.width)
+        plan.n_rows, plan.n_cols = cell_grid_shape(info.height, info.width, plan.stride)
         if plan.n_tiles == 0:
             raise GeoError(f"'{info.name}' is smaller than one {TILE_SIZE}×{TILE_SIZE} tile.")
         with open_raster(path) as src:
-            block_rows = strip_rows_for(src)
+            block_rows = cell_rows_per_strip(src, plan.stride)
         plan.strips = split_rows(plan.n_rows, plan.n_cols, tiles_per_task, block_rows)
     except EuroSATError as exc:
         plan.error = str(exc)
@@ -197,9 +203,9 @@ def worker_classifier(model: bytes, threads: int = 1) -> TFLiteClassifier:
 def classify_strip(
     path: str | Path, row0: int, row1: int, spec: BandSpec, model: bytes, threads: int = 1,
     thresholds: Thresholds | None = None, tests: RGBTests | None = DEFAULT_TESTS,
-    provenance: dict | None = None,
+    provenance: dict | None = None, stride: int = TILE_SIZE, centre: bool = False,
 ) -> AreaResult:
-    """Classify tile rows ``row0 .. row1 - 1`` (every column) of a scene: one Dask task.
+    """Classify cell rows ``row0 .. row1 - 1`` (every column) of a scene: one Dask task.
 
     The single-process path (:func:`eurosat.tiling.classify_tiles_at`, tiles not kept), with the
     same masks (``tests``), rule (``thresholds``) and ``provenance`` as the command line.
@@ -215,10 +221,11 @@ def classify_strip(
     clf = worker_classifier(model, threads)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(path) as src:
         validate(src)
-        _, n_cols = grid_shape(src.height, src.width)
+        _, n_cols = cell_grid_shape(src.height, src.width, stride)
         rr, cc = np.meshgrid(np.arange(row0, row1), np.arange(n_cols), indexing="ij")
         return classify_tiles_at(src, rr.ravel(), cc.ravel(), clf, spec, keep_tiles=False,
-                                 thresholds=thresholds, tests=tests, provenance=provenance)
+                                 thresholds=thresholds, tests=tests, provenance=provenance,
+                                 stride=stride, centre=centre)
 
 
 def merge_results(parts: Sequence[AreaResult]) -> AreaResult:
@@ -235,7 +242,7 @@ def merge_results(parts: Sequence[AreaResult]) -> AreaResult:
         cols=cat("cols"), footprints=cat("footprints"), areas_km2=cat("areas_km2"), crs_wkt=first.crs_wkt,
         transform=first.transform, scene_path=first.scene_path, bbox=None, spec=first.spec,
         quality=TileQuality.concat([p.tile_quality for p in parts]), thresholds=first.thresholds,
-        provenance=first.provenance,
+        provenance=first.provenance, cell=first.cell,
     )
 
 
@@ -318,6 +325,8 @@ def classify_many(
     thresholds: Thresholds | None = None,
     cloud_tests: bool = True,
     int8: bool = False,
+    stride: int = TILE_SIZE,
+    centre: bool = False,
 ) -> list[dict[str, Any]]:
     """Classify scenes on a Dask cluster; write one class-map GeoTIFF per scene and the summary.
 
@@ -333,6 +342,7 @@ def classify_many(
         thresholds: land / cloud / uncertain rule (default: the active model's).
         cloud_tests: run the visible-band cloud tests (files without an SCL band).
         int8: without ``model``, the active model's full-int8 file (its own rule still applies).
+        stride, centre: cell size and blend, as ``python -m eurosat.classify --stride``.
 
     Returns:
         The summary rows (one per scene, in input order); failed scenes have ``status == "error"``.
@@ -356,14 +366,15 @@ def classify_many(
         raise EuroSATError(f"Model file '{model_path}' cannot be read ({exc}).") from exc
     paths = [Path(s) for s in scenes]
     outs = output_paths(paths, out_dir)
-    plans = [plan_scene(p, o, tiles_per_task, bands, offset) for p, o in zip(paths, outs, strict=True)]
+    plans = [plan_scene(p, o, tiles_per_task, bands, offset, stride)
+             for p, o in zip(paths, outs, strict=True)]
     model_future = client.scatter(model_bytes, broadcast=True, hash=True)
     futures = {}
     for i, plan in enumerate(plans):
         for j, (r0, r1) in enumerate(plan.strips if plan.error is None else []):
             provenance = {"imagery": plan.path.name, **model_facts}
             fut = client.submit(classify_strip, str(plan.path), r0, r1, plan.spec, model_future, threads,
-                                thresholds, tests, provenance, pure=False)
+                                thresholds, tests, provenance, stride, centre, pure=False)
             futures[fut] = (i, j)
     parts: list[dict[int, AreaResult]] = [{} for _ in plans]
     errors: list[str | None] = [p.error for p in plans]
@@ -424,6 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="LiteRT threads per task (default 1)")
     p.add_argument("--tiles-per-task", type=int, default=TILES_PER_TASK,
                    help=f"cut larger scenes into strips of about this many tiles (default {TILES_PER_TASK})")
+    p.add_argument("--stride", type=int, choices=STRIDES, default=TILE_SIZE,
+                   help="pixels between 64×64 windows and cell size, as python -m eurosat.classify "
+                   "(default 64)")
+    p.add_argument("--centre-weight", action="store_true", help="centre-weight each cell's windows")
     p.add_argument("--bands", type=int, nargs=3, metavar=("R", "G", "B"),
                    help="1-based red, green, blue bands for every scene (default: from each file)")
     offset = p.add_mutually_exclusive_group()
@@ -476,7 +491,8 @@ def _run(args: argparse.Namespace) -> int:
                                  tiles_per_task=args.tiles_per_task, threads=args.threads,
                                  bands=tuple(args.bands) if args.bands else None, offset=args.offset,
                                  progress=progress, thresholds=thresholds,
-                                 cloud_tests=not args.no_cloud_tests)
+                                 cloud_tests=not args.no_cloud_tests, stride=args.stride,
+                                 centre=args.centre_weight)
     seconds = time.perf_counter() - t0
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:

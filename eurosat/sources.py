@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from eurosat.classes import ATTRIBUTION
+from eurosat.classes import ATTRIBUTION, TILE_SIZE
 from eurosat.decision import Thresholds
 from eurosat.geo import (
     BandSpec,
@@ -201,14 +201,18 @@ def classify_imagery(
     thresholds: Thresholds | None = None,
     tests: RGBTests | None = DEFAULT_TESTS,
     provenance: dict | None = None,
+    stride: int = TILE_SIZE,
+    centre: bool = False,
 ) -> AreaResult:
-    """Classify every whole tile of ``imagery`` inside ``bbox`` (the one local path for every source).
+    """Classify every whole cell of ``imagery`` inside ``bbox`` (the one local path for every source).
 
-    The imagery's facts (:meth:`ImageryMeta.provenance`) join ``provenance`` in the result.
+    The imagery's facts (:meth:`ImageryMeta.provenance`) join ``provenance`` in the result;
+    ``stride`` and ``centre`` as in :func:`eurosat.tiling.classify_tiles_at`.
     """
     return classify_area(imagery.path, bbox, classifier, imagery.spec, max_tiles, keep_tiles, progress,
                          thresholds=thresholds, tests=tests,
-                         provenance={**imagery.meta.provenance(), **(provenance or {})})
+                         provenance={**imagery.meta.provenance(), **(provenance or {})},
+                         stride=stride, centre=centre)
 
 
 def read_meta(path: str | Path) -> ImageryMeta | None:

@@ -1,8 +1,10 @@
-"""Tile grid, tile footprints, and classification of an area or a whole scene.
+"""Cell grid, cell footprints, and classification of an area or a whole scene.
 
-Tiles are whole 64×64-pixel squares of the raster's own grid, counted from its top-left pixel:
-tile (r, c) covers rows ``64 r .. 64 r + 63`` and columns ``64 c .. 64 c + 63``. An area is the
-set of tiles whose footprint lies inside a lon/lat rectangle; a scene is every whole tile.
+At the default stride of 64 the cells are whole 64×64-pixel tiles of the raster's own grid,
+counted from its top-left pixel: tile (r, c) covers rows ``64 r .. 64 r + 63`` and columns
+``64 c .. 64 c + 63``. At a stride of 32 or 16 the cells are 32 or 16 pixels and the model's 64×64
+windows overlap; each cell blends the windows covering it (:mod:`eurosat.cells`). An area is the
+set of cells whose footprint lies inside a lon/lat rectangle; a scene is every whole cell.
 Pixels are read strip by strip (a few tile rows at a time), so memory does not grow with the
 scene; :func:`classify_scene` with ``keep_tiles=False`` keeps only the probabilities.
 """
@@ -22,6 +24,17 @@ from rasterio.errors import RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
+from eurosat.cells import (
+    CellBlend,
+    Span,
+    cell_grid_shape,
+    cells_of_windows,
+    check_stride,
+    window_grid_shape,
+    window_means,
+    windows_covering,
+    windows_per_cell,
+)
 from eurosat.classes import CLASS_COLORS, CLASS_NAMES, NUM_CLASSES, TILE_SIZE
 from eurosat.decision import (
     CLOUD_CODE,
@@ -40,6 +53,7 @@ from eurosat.geo import (
     LONLAT,
     BandSpec,
     BBox,
+    MaskedRead,
     bbox_window,
     check_spec,
     default_rgb_bands,
@@ -51,6 +65,7 @@ from eurosat.geo import (
 )
 from eurosat.masks import (
     DEFAULT_TESTS,
+    PixelMasks,
     RGBTests,
     TileQuality,
     nodata_masks,
@@ -153,33 +168,46 @@ def inside_bbox(footprints: np.ndarray, bbox: BBox, eps: float = 1e-9) -> np.nda
 
 
 def select_area(
-    src: DatasetReader, bbox: BBox, max_tiles: int = MAX_TILES_PER_AREA
+    src: DatasetReader, bbox: BBox, max_tiles: int = MAX_TILES_PER_AREA, stride: int = TILE_SIZE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The whole grid tiles whose footprint lies inside a lon/lat rectangle.
+    """The whole cells (``stride`` × ``stride`` pixels; tiles at 64) whose footprint lies inside a
+    lon/lat rectangle.
+
+    Args:
+        max_tiles: most 64×64 windows the model may be run on (the windows covering the cells).
 
     Returns:
-        (rows, cols) int64 arrays, row-major order.
+        (rows, cols) int64 cell indexes, row-major order.
 
     Raises:
-        GeoError: the rectangle is outside the scene, holds no whole tile, or more than ``max_tiles``.
+        GeoError: the rectangle is outside the scene, holds no whole cell, or needs more than
+            ``max_tiles`` windows.
     """
+    s = check_stride(stride)
     window = bbox_window(src, bbox)
-    r0, r1, c0, c1 = tiles_in_window(window, src.height, src.width)
+    if min(src.height, src.width) < TILE_SIZE:
+        raise GeoError(f"'{Path(src.name).name}' is smaller than one {TILE_SIZE}×{TILE_SIZE} tile.")
+    r0, r1, c0, c1 = tiles_in_window(window, src.height, src.width, s)
     rr, cc = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
     rows, cols = rr.ravel(), cc.ravel()
     if len(rows):
-        keep = inside_bbox(footprints_lonlat(src.transform, src.crs, rows, cols), bbox)
+        keep = inside_bbox(footprints_lonlat(src.transform, src.crs, rows, cols, s), bbox)
         rows, cols = rows[keep], cols[keep]
+    what = f"whole {TILE_SIZE}×{TILE_SIZE}-pixel tile" if s == TILE_SIZE else f"whole {s}×{s}-pixel cell"
     if len(rows) == 0:
-        side = abs(src.transform.a) * TILE_SIZE
+        side = abs(src.transform.a) * s
         raise GeoError(
-            f"The rectangle is too small: it holds no whole {TILE_SIZE}×{TILE_SIZE}-pixel tile "
-            f"(one tile is about {side:g} × {side:g} in the scene's units). Draw a larger rectangle."
+            f"The rectangle is too small: it holds no {what} "
+            f"(one is about {side:g} × {side:g} in the scene's units). Draw a larger rectangle."
         )
-    if len(rows) > max_tiles:
+    span = Span(int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
+    n_windows = windows_covering(span, s, window_grid_shape(src.height, src.width, s)).size
+    if n_windows > max_tiles:
+        at = "" if s == TILE_SIZE else f" at stride {s} ({n_windows:,} windows of 64×64 px)"
         raise GeoError(
-            f"The rectangle holds {len(rows):,} tiles; the limit is {max_tiles:,} per area. Draw a smaller "
-            "rectangle, or classify whole large scenes with the command line: "
+            f"The rectangle needs {n_windows:,} tiles{at}; the limit is {max_tiles:,} per area. "
+            "Draw a smaller rectangle" + ("" if s == TILE_SIZE else ", choose a coarser stride")
+            + ", or classify whole large scenes with the command line: "
             "`python -m eurosat.classify SCENE.tif --out classes.tif`."
         )
     return rows.astype(np.int64), cols.astype(np.int64)
@@ -194,17 +222,22 @@ def _lat_lon_text(lat: float, lon: float) -> str:
 
 @dataclass
 class AreaResult:
-    """Classified tiles of an area (or a whole scene), in row-major tile order.
+    """Classified cells of an area (or a whole scene) on a grid, in row-major order.
+
+    A cell is ``cell`` × ``cell`` pixels of the scene: a whole 64×64 tile at stride 64, a half or
+    quarter tile at stride 32 or 16, its probabilities blended from the windows covering it
+    (:mod:`eurosat.cells`). "Tile" below means a cell.
 
     Every tile has a model answer (``probs``) and a quality (``quality``: clear, cloud, shadow,
     no-data fractions); ``thresholds`` decide which tiles are shown as land (:attr:`codes`). Change
     them with :meth:`with_thresholds` (no reclassification).
 
     Attributes:
-        tiles: uint8 (N, 64, 64, 3) on the model's 0-255 scale; (0, 64, 64, 3) when made with
+        tiles: uint8 (N, 64, 64, 3) on the model's 0-255 scale, per cell the window it is most
+            central in (the tile itself at stride 64); (0, 64, 64, 3) when made with
             ``keep_tiles=False`` (the command line, to bound memory).
         probs: float32 (N, 10) calibrated class probabilities, :data:`eurosat.classes.CLASS_NAMES` order.
-        rows, cols: int64 (N,) tile indexes in the scene's tile grid.
+        rows, cols: int64 (N,) cell indexes in the scene's cell grid (pixel row ``cell · row``).
         footprints: float64 (N, 4, 2) lon/lat corners (ll, lr, ur, ul).
         areas_km2: float64 (N,) geodesic area of each tile.
         crs_wkt: the scene CRS; transform: the scene's pixel transform (6 numbers).
@@ -213,6 +246,7 @@ class AreaResult:
         quality: per-tile pixel shares from :mod:`eurosat.masks`.
         thresholds: the land / cloud / uncertain rule.
         provenance: model file and hash, calibration, mask source, imagery facts (export tags).
+        cell: pixels per cell side (the stride: 64, 32 or 16).
     """
 
     tiles: np.ndarray
@@ -229,6 +263,7 @@ class AreaResult:
     quality: TileQuality | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     provenance: dict = field(default_factory=dict)
+    cell: int = TILE_SIZE
 
     def __post_init__(self) -> None:
         if self.quality is None:
@@ -305,10 +340,15 @@ class AreaResult:
         """Area of all classified tiles."""
         return float(self.areas_km2.sum())
 
+    @property
+    def unit(self) -> str:
+        """What one row is called: ``tile`` at stride 64, else ``cell``."""
+        return "tile" if self.cell == TILE_SIZE else "cell"
+
     def tile_label(self, i: int) -> str:
-        """Human label of tile ``i``, e.g. ``tile r3 c5 (52.49°N, 12.61°E)``."""
+        """Human label of cell ``i``, e.g. ``tile r3 c5 (52.49°N, 12.61°E)`` or ``cell r6 c10 (...)``."""
         lon, lat = self.centers[i]
-        return f"tile r{int(self.rows[i])} c{int(self.cols[i])} ({_lat_lon_text(lat, lon)})"
+        return f"{self.unit} r{int(self.rows[i])} c{int(self.cols[i])} ({_lat_lon_text(lat, lon)})"
 
     def summary(self) -> pd.DataFrame:
         """Per-class tiles, share (0-1) of the **classified land** and area (km²), largest first.
@@ -338,22 +378,30 @@ class AreaResult:
         return CLASS_NAMES[int(np.bincount(self.labels[land], minlength=NUM_CLASSES).argmax())]
 
     def grid_bounds(self) -> tuple[int, int, int, int]:
-        """Half-open tile ranges (r0, r1, c0, c1) enclosing the classified tiles."""
+        """Half-open cell ranges (r0, r1, c0, c1) enclosing the classified cells."""
         return int(self.rows.min()), int(self.rows.max()) + 1, int(self.cols.min()), int(self.cols.max()) + 1
 
     def class_grid(self, nodata: int = 255) -> np.ndarray:
-        """uint8 (tile rows, tile cols) over :meth:`grid_bounds`: the tile codes (class 0-9, 253
-        cloud / no data, 254 uncertain), ``nodata`` where no tile was classified."""
+        """uint8 (cell rows, cell cols) over :meth:`grid_bounds`: the cell codes (class 0-9, 253
+        cloud / no data, 254 uncertain), ``nodata`` where no cell was classified."""
         r0, r1, c0, c1 = self.grid_bounds()
         grid = np.full((r1 - r0, c1 - c0), nodata, dtype=np.uint8)
         grid[self.rows - r0, self.cols - c0] = self.codes
         return grid
 
     def grid_transform(self) -> Affine:
-        """Affine transform of :meth:`class_grid` (one cell per tile) in the scene CRS."""
+        """Affine transform of :meth:`class_grid` (cell × cell pixels per value) in the scene CRS."""
         r0, _, c0, _ = self.grid_bounds()
-        origin = Affine(*self.transform[:6]) @ Affine.translation(c0 * TILE_SIZE, r0 * TILE_SIZE)
-        return origin @ Affine.scale(TILE_SIZE)
+        origin = Affine(*self.transform[:6]) @ Affine.translation(c0 * self.cell, r0 * self.cell)
+        return origin @ Affine.scale(self.cell)
+
+    def prob_grid(self) -> np.ndarray:
+        """float32 (10, cell rows, cell cols) over :meth:`grid_bounds`: the probabilities; NaN where no
+        cell was classified."""
+        r0, r1, c0, c1 = self.grid_bounds()
+        grid = np.full((NUM_CLASSES, r1 - r0, c1 - c0), np.nan, dtype=np.float32)
+        grid[:, self.rows - r0, self.cols - c0] = self.probs.T
+        return grid
 
 
 # --------------------------------------------------------------------------- reading and classifying
@@ -365,6 +413,15 @@ def strip_rows_for(src: DatasetReader, tile: int = TILE_SIZE) -> int:
     return max(1, min(MAX_STRIP_ROWS, block_h // tile)) if block_h % tile == 0 else 1
 
 
+def cell_rows_per_strip(src: DatasetReader, stride: int, strip_rows: int | None = None) -> int:
+    """Window rows (and cell rows) per read: ``strip_rows`` tile rows' worth at this stride.
+
+    Strips are counted from the top of the raster, so a task that classifies some cell rows reads
+    and masks exactly the pixels a whole-scene run reads for them (Dask gives the same map).
+    """
+    return (strip_rows or strip_rows_for(src)) * windows_per_cell(stride)
+
+
 def iter_strips(rows: np.ndarray, strip_rows: int) -> Iterator[np.ndarray]:
     """Indexes into ``rows`` (row-major sorted) grouped by blocks of ``strip_rows`` tile rows."""
     if len(rows) == 0:
@@ -374,36 +431,42 @@ def iter_strips(rows: np.ndarray, strip_rows: int) -> Iterator[np.ndarray]:
     yield from np.split(np.arange(len(rows)), bounds)
 
 
+def _read_window(src: DatasetReader, spec: BandSpec, window: Window) -> MaskedRead:
+    try:
+        return read_rgb_masked(src, spec, window)
+    except RasterioIOError as exc:  # a block that cannot be decoded: truncated or damaged file
+        detail = exc.__cause__ or exc
+        raise GeoError(
+            f"'{Path(src.name).name}' could not be read at pixel rows {int(window.row_off)}–"
+            f"{int(window.row_off + window.height) - 1}: the file looks damaged "
+            f"or truncated ({detail}). Check it with `gdalinfo -checksum`, or export it again."
+        ) from exc
+
+
+def _masks_of(read: MaskedRead, tests: RGBTests | None) -> PixelMasks:
+    if read.scl is not None:
+        return scl_masks(read.scl, read.nodata)
+    if tests is not None:
+        return rgb_masks(read.rgb, read.nodata, tests)
+    return nodata_masks(read.nodata)
+
+
 def read_tiles(src: DatasetReader, spec: BandSpec, rows: np.ndarray, cols: np.ndarray,
                tests: RGBTests | None = DEFAULT_TESTS) -> tuple[np.ndarray, TileQuality]:
-    """Read tiles (one window over their rows and columns), on the EuroSAT scale, with their quality.
+    """Read whole 64×64 tiles (one window over their rows and columns) with their quality.
 
     The masks are computed over the whole window read (clouds and their shadows span tiles):
     from the SCL band when ``spec`` names one, else from the visible-band tests (``tests``; None:
     no-data only).
 
     Returns:
-        (uint8 (N, 64, 64, 3), the tiles' :class:`TileQuality`).
+        (uint8 (N, 64, 64, 3) on the EuroSAT scale, the tiles' :class:`TileQuality`).
     """
     t = TILE_SIZE
     r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
-    try:
-        read = read_rgb_masked(src, spec, Window(c0 * t, r0 * t, (c1 - c0) * t, (r1 - r0) * t))
-    except RasterioIOError as exc:  # a block that cannot be decoded: truncated or damaged file
-        detail = exc.__cause__ or exc
-        raise GeoError(
-            f"'{Path(src.name).name}' could not be read at tile rows {r0}–{r1 - 1}: the file looks damaged "
-            f"or truncated ({detail}). Check it with `gdalinfo -checksum`, or export it again."
-        ) from exc
-    img = read.rgb
-    if read.scl is not None:
-        masks = scl_masks(read.scl, read.nodata)
-    elif tests is not None:
-        masks = rgb_masks(img, read.nodata, tests)
-    else:
-        masks = nodata_masks(read.nodata)
-    quality = tile_quality(masks, t).take((rows - r0) * (c1 - c0) + (cols - c0))
-    grid = img.reshape(r1 - r0, t, c1 - c0, t, 3).swapaxes(1, 2)  # (rows, cols, 64, 64, 3)
+    read = _read_window(src, spec, Window(c0 * t, r0 * t, (c1 - c0) * t, (r1 - r0) * t))
+    quality = tile_quality(_masks_of(read, tests), t).take((rows - r0) * (c1 - c0) + (cols - c0))
+    grid = read.rgb.reshape(r1 - r0, t, c1 - c0, t, 3).swapaxes(1, 2)  # (rows, cols, 64, 64, 3)
     return np.ascontiguousarray(grid[rows - r0, cols - c0]), quality
 
 
@@ -413,6 +476,35 @@ def classify_tiles(classifier: Classifier, tiles: np.ndarray, batch: int = BATCH
     for i in range(0, len(tiles), batch):
         out[i : i + batch] = classifier.predict(tiles[i : i + batch])
     return out
+
+
+class _Batcher:
+    """Windows wait here so the model gets full batches of :data:`BATCH_TILES`, then go to the blend.
+
+    Holds fewer than ``BATCH_TILES`` + one chunk of windows.
+    """
+
+    def __init__(self, classifier: Classifier, blend: CellBlend, total: int, progress: Progress | None):
+        self.classifier, self.blend, self.total, self.progress = classifier, blend, total, progress
+        self.done = 0
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, tiles: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> None:
+        self._parts.append((tiles, rows, cols, weights))
+        if sum(len(p[0]) for p in self._parts) >= BATCH_TILES:
+            self.flush(final=False)
+
+    def flush(self, final: bool) -> None:
+        if not self._parts:
+            return
+        tiles, rows, cols, weights = (np.concatenate([p[i] for p in self._parts]) for i in range(4))
+        k = len(tiles) if final else len(tiles) // BATCH_TILES * BATCH_TILES
+        if k:
+            self.blend.add(rows[:k], cols[:k], classify_tiles(self.classifier, tiles[:k]), weights[:k])
+            self.done += k
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+        self._parts = [(tiles[k:], rows[k:], cols[k:], weights[k:])] if k < len(tiles) else []
 
 
 def classify_tiles_at(
@@ -428,62 +520,92 @@ def classify_tiles_at(
     thresholds: Thresholds | None = None,
     tests: RGBTests | None = DEFAULT_TESTS,
     provenance: dict | None = None,
+    stride: int = TILE_SIZE,
+    centre: bool = False,
 ) -> AreaResult:
-    """Read, tile, mask and classify the given tiles strip by strip (the one path of page and CLI).
+    """Read, mask and classify the given cells strip by strip (the one path of page, CLI and Dask).
+
+    Every window covering one of the cells is classified once (:mod:`eurosat.cells`); each cell's
+    probabilities blend its windows, each cell's quality is its own pixels' (masks computed over
+    the strip read). Memory holds one strip of pixels, a batch of windows and the cells' sums.
 
     Args:
         src: open, validated raster.
-        rows, cols: tile indexes, row-major sorted.
+        rows, cols: cell indexes (stride × stride pixels each), row-major sorted.
         classifier: anything with ``predict``.
         spec: bands and offset.
-        keep_tiles: keep the uint8 tiles in the result (page) or drop them (CLI, bounded memory).
-        progress: called with (tiles done, tiles in all) after each strip.
-        strip_rows: tile rows per read (default: from the file's block height).
+        keep_tiles: keep, per cell, the 64×64 window it is most central in (page: Explain) or not
+            (CLI, bounded memory).
+        progress: called with (windows done, windows in all) after each batch.
+        strip_rows: tile rows' worth of pixels per read (default: from the file's block height).
         bbox: the rectangle asked for, recorded in the result.
         thresholds: the land / cloud / uncertain rule (default :class:`Thresholds`).
         tests: visible-band cloud tests used when the file has no SCL band (None: no-data only).
         provenance: facts recorded in the result and its exports.
+        stride: 64, 32 or 16 pixels (:data:`eurosat.cells.STRIDES`).
+        centre: centre-weight each window's cells in the blend.
     """
     check_spec(spec, src.count)
-    n = len(rows)
-    probs = np.empty((n, NUM_CLASSES), dtype=np.float32)
-    kept: list[np.ndarray] = []
-    qualities: list[TileQuality] = []
-    # Tiles wait in a small buffer so the model gets full batches of BATCH_TILES (a strip of, say,
-    # 96 tiles would otherwise be padded to 128); the buffer holds less than BATCH_TILES + one strip.
-    pending: list[np.ndarray] = []
-    start = 0  # index of the first pending tile (strips come in row-major order)
-
-    def flush(final: bool) -> None:
-        nonlocal pending, start
-        tiles = np.concatenate(pending) if len(pending) > 1 else pending[0]
-        k = len(tiles) if final else len(tiles) // BATCH_TILES * BATCH_TILES
-        if k:
-            probs[start : start + k] = classify_tiles(classifier, tiles[:k])
-            start += k
-            if progress is not None:
-                progress(start, n)
-        pending = [tiles[k:]] if k < len(tiles) else []
-
-    for idx in iter_strips(rows, strip_rows or strip_rows_for(src)):
-        tiles, quality = read_tiles(src, spec, rows[idx], cols[idx], tests)
-        qualities.append(quality)
-        if keep_tiles:
-            kept.append(tiles)
-        pending.append(tiles)
-        if sum(len(p) for p in pending) >= BATCH_TILES:
-            flush(final=False)
-    if pending:
-        flush(final=True)
-    tiles_all = np.concatenate(kept) if kept else np.zeros((0, TILE_SIZE, TILE_SIZE, 3), np.uint8)
-    footprints = footprints_lonlat(src.transform, src.crs, rows, cols)
+    s, k = check_stride(stride), windows_per_cell(stride)
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    if len(rows) == 0:
+        raise GeoError("No cell to classify.")
+    n_windows = window_grid_shape(src.height, src.width, s)
+    wanted = Span(int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
+    win = windows_covering(wanted, s, n_windows)
+    span = cells_of_windows(win, s)  # every cell those windows reach
+    blend = CellBlend(span, s, centre)
+    batcher = _Batcher(classifier, blend, win.size, progress)
+    quality = {f: np.zeros(span.shape, np.float32) for f in ("clear", "nodata", "cloud", "shadow", "snow")}
+    kept = np.zeros((*win.shape, TILE_SIZE, TILE_SIZE, 3), np.uint8) if keep_tiles else None
+    m = cell_rows_per_strip(src, s, strip_rows)
+    last_strip = (n_windows[0] - 1) // m
+    source = "none"
+    for j in range(win.r0 // m, (win.r1 - 1) // m + 1):
+        jr0, jr1 = j * m, min((j + 1) * m, n_windows[0])  # the strip's window rows (whole strip: same masks)
+        read = _read_window(src, spec, Window(s * win.c0, s * jr0, s * (win.c1 - win.c0 - 1) + TILE_SIZE,
+                                              s * (jr1 - jr0 - 1) + TILE_SIZE))
+        masks = _masks_of(read, tests)
+        source = masks.source
+        cellq = tile_quality(masks, s)  # the read holds whole cells: (jr1 - jr0 - 1 + k) × (win cols - 1 + k)
+        shape = (jr1 - jr0 - 1 + k, win.c1 - win.c0 - 1 + k)
+        # this strip owns cell rows jr0 .. jr0 + m - 1 (the last strip: down to the last cell row)
+        own0, own1 = max(jr0, span.r0), min(span.r1, jr0 + m if j < last_strip else span.r1)
+        for f in quality:
+            grid = getattr(cellq, f).reshape(shape)
+            quality[f][own0 - span.r0 : own1 - span.r0, :] = grid[own0 - jr0 : own1 - jr0, :]
+        window_clear = window_means(cellq.clear.reshape(shape), k)  # (jr1 - jr0, win cols)
+        views = np.lib.stride_tricks.sliding_window_view(read.rgb, (TILE_SIZE, TILE_SIZE, 3))[::s, ::s, 0]
+        ncols = win.c1 - win.c0
+        for i in range(max(win.r0, jr0), min(win.r1, jr1)):
+            for c_start in range(0, ncols, BATCH_TILES):  # bounded copies, however wide the scene
+                c_stop = min(ncols, c_start + BATCH_TILES)
+                tiles = np.ascontiguousarray(views[i - jr0, c_start:c_stop])
+                wcols = np.arange(win.c0 + c_start, win.c0 + c_stop)
+                if kept is not None:
+                    kept[i - win.r0, c_start:c_stop] = tiles
+                batcher.add(tiles, np.full(len(tiles), i), wcols, window_clear[i - jr0, c_start:c_stop])
+    batcher.flush(final=True)
+    at = (rows - span.r0, cols - span.c0)
+    probs = blend.probabilities()[at]
+    tiles_all = np.zeros((0, TILE_SIZE, TILE_SIZE, 3), np.uint8)
+    if kept is not None:  # per cell, the window it is most central in
+        wr = np.clip(rows - k // 2, win.r0, win.r1 - 1) - win.r0
+        wc = np.clip(cols - k // 2, win.c0, win.c1 - 1) - win.c0
+        tiles_all = kept[wr, wc]
+        del kept
+    footprints = footprints_lonlat(src.transform, src.crs, rows, cols, s)
+    blend_note = "one window per cell" if k == 1 else (
+        f"mean of up to {k * k} windows per cell, weighted by clear share"
+        + (" and centre (tent)" if centre else ""))
     return AreaResult(
         tiles=tiles_all, probs=probs, rows=rows, cols=cols, footprints=footprints,
         areas_km2=footprint_areas_km2(footprints), crs_wkt=src.crs.to_wkt(),
         transform=tuple(src.transform)[:6], scene_path=str(src.name), bbox=bbox, spec=spec,
-        quality=TileQuality.concat(qualities) if qualities else TileQuality.all_clear(0),
+        quality=TileQuality(**{f: v[at] for f, v in quality.items()}, source=source),
         thresholds=thresholds or Thresholds(),
-        provenance={**(provenance or {}), "mask_source": qualities[0].source if qualities else "none"},
+        provenance={**(provenance or {}), "mask_source": source, "stride_px": s, "blend": blend_note},
+        cell=s,
     )
 
 
@@ -507,19 +629,23 @@ def classify_area(
     thresholds: Thresholds | None = None,
     tests: RGBTests | None = DEFAULT_TESTS,
     provenance: dict | None = None,
+    stride: int = TILE_SIZE,
+    centre: bool = False,
 ) -> AreaResult:
-    """Classify every whole tile of a scene inside a lon/lat rectangle (west, south, east, north).
+    """Classify every whole cell of a scene inside a lon/lat rectangle (west, south, east, north).
 
-    ``thresholds``, ``tests`` and ``provenance`` as in :func:`classify_tiles_at`.
+    ``thresholds``, ``tests``, ``provenance``, ``stride`` and ``centre`` as in :func:`classify_tiles_at`;
+    ``max_tiles`` bounds the 64×64 windows run through the model.
 
     Raises:
         GeoError: bad file, rectangle outside the scene, too small or too large.
     """
     with open_raster(path) as src:
         validate(src)
-        rows, cols = select_area(src, bbox, max_tiles)
+        rows, cols = select_area(src, bbox, max_tiles, stride)
         return classify_tiles_at(src, rows, cols, classifier, spec_for(src, spec), keep_tiles, progress,
-                                 bbox=bbox, thresholds=thresholds, tests=tests, provenance=provenance)
+                                 bbox=bbox, thresholds=thresholds, tests=tests, provenance=provenance,
+                                 stride=stride, centre=centre)
 
 
 def classify_scene(
@@ -533,28 +659,33 @@ def classify_scene(
     thresholds: Thresholds | None = None,
     tests: RGBTests | None = DEFAULT_TESTS,
     provenance: dict | None = None,
+    stride: int = TILE_SIZE,
+    centre: bool = False,
 ) -> AreaResult:
-    """Classify every whole tile of a scene, strip by strip.
+    """Classify every whole cell of a scene, strip by strip.
 
     Args:
-        max_tiles: refuse scenes with more tiles (the page passes its limit; the CLI None).
-        thresholds, tests, provenance: as in :func:`classify_tiles_at`.
+        max_tiles: refuse scenes needing more 64×64 windows (the page passes its limit; the CLI None).
+        thresholds, tests, provenance, stride, centre: as in :func:`classify_tiles_at`.
 
     Raises:
-        GeoError: bad file, no whole tile, or more than ``max_tiles``.
+        GeoError: bad file, no whole tile, or more than ``max_tiles`` windows.
     """
+    s = check_stride(stride)
     with open_raster(path) as src:
         validate(src)
-        n_rows, n_cols = grid_shape(src.height, src.width)
+        n_rows, n_cols = cell_grid_shape(src.height, src.width, s)
         if n_rows * n_cols == 0:
             raise GeoError(f"'{Path(path).name}' is smaller than one {TILE_SIZE}×{TILE_SIZE} tile.")
-        if max_tiles is not None and n_rows * n_cols > max_tiles:
+        n_wr, n_wc = window_grid_shape(src.height, src.width, s)
+        if max_tiles is not None and n_wr * n_wc > max_tiles:
+            at = "" if s == TILE_SIZE else f" at stride {s}"
             raise GeoError(
-                f"The scene holds {n_rows * n_cols:,} tiles; the page classifies at most {max_tiles:,}. "
-                "Draw a rectangle, or use the command line: "
-                "`python -m eurosat.classify SCENE.tif --out classes.tif`."
+                f"The scene needs {n_wr * n_wc:,} tiles{at}; the page classifies at most {max_tiles:,}. "
+                "Draw a rectangle" + ("" if s == TILE_SIZE else ", choose a coarser stride")
+                + ", or use the command line: `python -m eurosat.classify SCENE.tif --out classes.tif`."
             )
         rr, cc = np.meshgrid(np.arange(n_rows), np.arange(n_cols), indexing="ij")
         return classify_tiles_at(src, rr.ravel(), cc.ravel(), classifier, spec_for(src, spec), keep_tiles,
                                  progress, strip_rows, thresholds=thresholds, tests=tests,
-                                 provenance=provenance)
+                                 provenance=provenance, stride=s, centre=centre)

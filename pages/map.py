@@ -1,4 +1,5 @@
-"""Map: draw a rectangle over a Sentinel-2 scene; every 64×64 tile inside is classified.
+"""Map: draw a rectangle over a Sentinel-2 scene; every cell inside is classified (cells of 64, 32 or
+16 px; below 64 each blends the overlapping 64×64 windows covering it).
 
 The imagery is a GeoTIFF (the shipped scene or the user's file), or Sentinel-2 fetched from a STAC
 catalogue for the drawn rectangle. The drawn rectangle reaches the logic through
@@ -8,6 +9,7 @@ so the class map shows at once.
 
 import streamlit as st
 
+from eurosat.cells import window_grid_shape
 from eurosat.errors import EuroSATError
 from eurosat.tiling import MAX_TILES_PER_AREA
 from eurosat.ui import map_helpers as mh
@@ -17,10 +19,11 @@ from eurosat.ui.state import MAP_WIDGET
 ensure_frame()
 st.title("Map — land cover of an area")
 st.caption(
-    "Draw a rectangle with the ▭ tool (top left of the map): every whole 64×64-pixel tile inside it "
-    "(640 m × 640 m at 10 m) is classified by the model, and the class map appears over the scene. "
-    "Grey tiles are cloud / no data, dashed pale ones uncertain: neither is counted as land. "
-    "Hover a tile for its class, calibrated probability and clear pixels."
+    "Draw a rectangle with the ▭ tool (top left of the map): every whole cell inside it is classified "
+    "by the model (cells of 32 px = 320 m by default, each the mean of the 64×64-pixel windows covering "
+    "it; 64 px gives whole 640 m tiles), and the class map appears over the scene. "
+    "Grey cells are cloud / no data, dashed pale ones uncertain: neither is counted as land. "
+    "Hover a cell for its class, calibrated probability and clear pixels."
 )
 
 source = mh.pick_source()
@@ -41,6 +44,7 @@ basemap = st.sidebar.checkbox(
     help="Needs the internet. The imagery itself is shown without it.",
 )
 opacity = st.sidebar.slider("Class map opacity", 0.0, 1.0, 0.55, 0.05, key=f"{MAP_WIDGET}opacity")
+stride = mh.stride_control()
 honesty = mh.honesty_controls()
 
 if stac:
@@ -50,7 +54,7 @@ if stac:
         bbox = mh.stac_request(settings, typed)
         if bbox is not None:
             imagery = mh.fetch_stac(settings, bbox)
-            mh.classify(imagery.path, ("area", bbox), imagery.spec, honesty)
+            mh.classify(imagery.path, ("area", bbox), imagery.spec, honesty, stride)
     except EuroSATError as exc:
         st.error(str(exc))
     imagery = mh.current_imagery()
@@ -60,17 +64,19 @@ else:
     if not info.pixel_size_ok:
         st.warning(f"This scene has {info.pixel_size_m:.0f} m pixels; the model was trained on 10 m "
                    "Sentinel-2 pixels, so its classes here are unreliable.")
-    n_scene_tiles = (info.height // 64) * (info.width // 64)
+    n_rows, n_cols = window_grid_shape(info.height, info.width, stride)
+    n_windows = n_rows * n_cols
     whole = st.button(
-        f"Classify the whole scene ({n_scene_tiles:,} tiles)", key=f"{MAP_WIDGET}whole",
-        disabled=n_scene_tiles == 0 or n_scene_tiles > MAX_TILES_PER_AREA,
-        help=None if n_scene_tiles <= MAX_TILES_PER_AREA else
-        f"More than {MAX_TILES_PER_AREA:,} tiles: use `python -m eurosat.classify` for this scene.",
+        f"Classify the whole scene ({n_windows:,} {'tiles' if stride == 64 else 'windows'})",
+        key=f"{MAP_WIDGET}whole", disabled=n_windows == 0 or n_windows > MAX_TILES_PER_AREA,
+        help=None if n_windows <= MAX_TILES_PER_AREA else
+        f"More than {MAX_TILES_PER_AREA:,} windows at this cell size: choose a coarser one, or use "
+        "`python -m eurosat.classify` for this scene.",
     )
     try:
-        request = mh.pending_request(path, spec, typed, whole, honesty)
+        request = mh.pending_request(path, spec, typed, whole, honesty, stride)
         if request is not None:
-            mh.classify(path, request, spec, honesty)
+            mh.classify(path, request, spec, honesty, stride)
     except EuroSATError as exc:
         st.error(str(exc))
     result = mh.current_result(path, honesty)

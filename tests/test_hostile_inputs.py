@@ -255,7 +255,7 @@ def test_map_page_bomb_geotiff_opens_bounded(map_data_dir, tmp_path):  # noqa: A
     _map_upload(at, "bomb.tif", sparse_bomb(tmp_path / "bomb.tif", side=12_000).read_bytes())
     assert not at.error
     whole = next(b for b in at.button if b.label.startswith("Classify the whole scene"))
-    assert whole.disabled and "34,969 tiles" in whole.label
+    assert whole.disabled and "139,876 windows" in whole.label  # at the default 32 px cells
 
 
 def test_map_page_truncated_cloud_optimised_geotiff(map_data_dir, tmp):  # noqa: ARG001

@@ -29,6 +29,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from eurosat import charts, config, exports, maps
+from eurosat.classes import TILE_SIZE
 from eurosat.decision import Thresholds
 from eurosat.errors import GeoError
 from eurosat.geo import BandSpec, BBox, SceneInfo, inspect_scene, open_raster, overlay_rgba
@@ -263,10 +264,26 @@ def honesty_controls() -> Honesty:
     return Honesty(Thresholds(clear / 100.0, float(prob)), tests)
 
 
+#: The page's cell sizes (px) and their labels; the default is measured in benchmarks/finer_maps.py.
+STRIDE_LABELS: dict[int, str] = {64: "64 px (whole tiles, fastest)", 32: "32 px (finer, ~2-4× the work)",
+                                 16: "16 px (finest, ~8-16× the work)"}
+DEFAULT_STRIDE: int = 32
+
+
+def stride_control() -> int:
+    """Sidebar: the cell size, i.e. the stride of the model's 64×64 windows (pixels)."""
+    return int(st.sidebar.radio(
+        "Cell size (window stride)", list(STRIDE_LABELS), index=list(STRIDE_LABELS).index(DEFAULT_STRIDE),
+        format_func=STRIDE_LABELS.get, key=f"{MAP_WIDGET}stride",
+        help="The model looks at 64×64-pixel windows. At 64 px each tile gets one answer; at 32 or 16 px "
+             "the windows overlap and each smaller cell averages every window covering it, so shores and "
+             "field edges follow the ground more closely, at more model work per km²."))
+
+
 def pending_request(path: Path, spec: BandSpec, typed: BBox | None, whole: bool,
-                    honesty: Honesty | None = None) -> Request | None:
+                    honesty: Honesty | None = None, stride: int | None = None) -> Request | None:
     """What to classify on this run, if anything: whole scene, a typed or newly drawn rectangle,
-    or the current area again when the band or cloud-test settings changed."""
+    or the current area again when the band, cloud-test or cell-size settings changed."""
     if whole:
         return ("scene", None)
     bbox = new_rectangle(typed)
@@ -275,7 +292,8 @@ def pending_request(path: Path, spec: BandSpec, typed: BBox | None, whole: bool,
     result = current_result(path)
     tests_changed = (honesty is not None and result is not None
                      and result.provenance.get("cloud_tests") != _tests_word(honesty.cloud_tests))
-    if result is not None and (result.spec != spec or tests_changed):
+    stride_changed = stride is not None and result is not None and result.cell != stride
+    if result is not None and (result.spec != spec or tests_changed or stride_changed):
         return ("area", result.bbox) if result.bbox is not None else ("scene", None)
     return None
 
@@ -284,8 +302,9 @@ def _tests_word(on: bool) -> str:
     return "visible-band tests" if on else "off"
 
 
-def classify(path: Path, request: Request, spec: BandSpec, honesty: Honesty | None = None) -> AreaResult:
-    """Classify the requested area with the active LiteRT model, store and return the result.
+def classify(path: Path, request: Request, spec: BandSpec, honesty: Honesty | None = None,
+             stride: int = TILE_SIZE) -> AreaResult:
+    """Classify the requested area at ``stride`` with the active LiteRT model, store and return the result.
 
     Raises:
         EuroSATError: bad area or file, or the model cannot be loaded.
@@ -294,7 +313,7 @@ def classify(path: Path, request: Request, spec: BandSpec, honesty: Honesty | No
     bar = st.progress(0.0, text="Classifying tiles…")
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / max(1, total), text=f"Classifying tiles… {done:,}/{total:,}")
+        bar.progress(done / max(1, total), text=f"Classifying 64×64 windows… {done:,}/{total:,}")
 
     clf = get_classifier()
     tests = DEFAULT_TESTS if honesty.cloud_tests else None
@@ -302,13 +321,16 @@ def classify(path: Path, request: Request, spec: BandSpec, honesty: Honesty | No
     try:
         kind, bbox = request
         info = scene_info(path)
-        with job_gate().job(estimate_tiles(bbox, (info.height // 64) * (info.width // 64))):
+        windows = estimate_tiles(bbox, (info.height // 64) * (info.width // 64)) * (TILE_SIZE // stride) ** 2
+        with job_gate().job(windows):
             if kind == "scene":
                 result = classify_scene(path, clf, spec, max_tiles=MAX_TILES_PER_AREA, progress=progress,
-                                        thresholds=honesty.thresholds, tests=tests, provenance=provenance)
+                                        thresholds=honesty.thresholds, tests=tests, provenance=provenance,
+                                        stride=stride)
             else:
                 result = classify_area(path, bbox, clf, spec, progress=progress,  # type: ignore[arg-type]
-                                       thresholds=honesty.thresholds, tests=tests, provenance=provenance)
+                                       thresholds=honesty.thresholds, tests=tests, provenance=provenance,
+                                       stride=stride)
     finally:
         bar.empty()
     st.session_state[MAP_RESULT] = result
@@ -452,18 +474,23 @@ def render_result(result: AreaResult) -> None:
     status = result.status_summary()
     where = "whole scene" if result.bbox is None else "drawn area"
     if result.dominant_class is None:
-        st.metric(f"Dominant class ({where})", "No land classified", "every tile is cloud / no data or "
-                  "uncertain", delta_color="off", delta_arrow="off")
+        st.metric(f"Dominant class ({where})", "No land classified",
+                  f"every {result.unit} is cloud / no data or uncertain", delta_color="off",
+                  delta_arrow="off")
     else:
         top = summary.iloc[0]
         st.metric(f"Dominant class ({where})", result.dominant_class,
-                  f"{top['share']:.0%} of {result.n_land:,} land tiles", delta_color="off", delta_arrow="off")
+                  f"{top['share']:.0%} of {result.n_land:,} land {result.unit}s", delta_color="off",
+                  delta_arrow="off")
     land, cloud, unsure = (status.iloc[i] for i in range(3))
-    st.caption(f"{result.n_tiles:,} tiles of 64×64 px ({result.total_area_km2:.2f} km²): "
+    blend = "" if result.cell == TILE_SIZE else ", each the mean of the 64×64 windows covering it"
+    st.caption(f"{result.n_tiles:,} {result.unit}s of {result.cell}×{result.cell} px{blend} "
+               f"({result.total_area_km2:.2f} km²): "
                f"**{land['share']:.0%} classified land**, {cloud['share']:.0%} cloud / no data "
                f"({cloud['area_km2']:.2f} km²), {unsure['share']:.0%} uncertain "
                f"({unsure['area_km2']:.2f} km²). "
-               f"Masks: {result.tile_quality.source}; a tile needs ≥ {result.thresholds.min_clear:.0%} clear "
+               f"Masks: {result.tile_quality.source}; a {result.unit} needs ≥ "
+               f"{result.thresholds.min_clear:.0%} clear "
                f"pixels and a calibrated probability ≥ {result.thresholds.min_probability:.2f}. "
                f"{result.scene_name} · bands {result.spec.bands}")
     if len(summary):
@@ -484,13 +511,19 @@ def render_result(result: AreaResult) -> None:
                        "area (km²)": st.column_config.NumberColumn(format="%.2f")},
     )
     stem = Path(result.scene_name).stem + ("_area" if result.bbox is not None else "_scene")
-    st.caption("Downloads: class map (GeoTIFF, one cell per tile: 0-9 classes, 253 cloud / no data, "
-               "254 uncertain, 255 not classified; colour table and provenance tags), tile polygons with "
-               "status, clear fraction and calibrated probabilities (GeoJSON), table (CSV).")
-    c1, c2, c3 = st.columns(3)
+    st.caption(f"Downloads: class map (Cloud-Optimised GeoTIFF, one value per {result.unit}: 0-9 classes, "
+               "253 cloud / no data, 254 uncertain, 255 not classified; colour table and provenance tags) "
+               "and its QGIS style (save it beside the GeoTIFF, same name), class probabilities (10-band "
+               "COG, ×255), polygons with status, clear fraction and calibrated probabilities (GeoJSON), "
+               "table (CSV).")
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.download_button("GeoTIFF", exports.geotiff_bytes(result), f"{stem}_classes.tif",
                        "image/tiff", key=f"{MAP_WIDGET}dl_tif", on_click="ignore")
-    c2.download_button("GeoJSON", exports.geojson_bytes(result), f"{stem}_tiles.geojson",
+    c2.download_button("QGIS style", exports.qgis_style(), f"{stem}_classes.qml",
+                       "application/xml", key=f"{MAP_WIDGET}dl_qml", on_click="ignore")
+    c3.download_button("Probabilities", exports.probabilities_bytes(result), f"{stem}_probs.tif",
+                       "image/tiff", key=f"{MAP_WIDGET}dl_probs", on_click="ignore")
+    c4.download_button("GeoJSON", exports.geojson_bytes(result), f"{stem}_{result.unit}s.geojson",
                        "application/geo+json", key=f"{MAP_WIDGET}dl_geojson", on_click="ignore")
-    c3.download_button("CSV", exports.csv_bytes(result), f"{stem}_tiles.csv", "text/csv",
+    c5.download_button("CSV", exports.csv_bytes(result), f"{stem}_{result.unit}s.csv", "text/csv",
                        key=f"{MAP_WIDGET}dl_csv", on_click="ignore")

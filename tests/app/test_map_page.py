@@ -56,7 +56,8 @@ def test_page_opens_on_the_default_scene(data_dir):
     assert at.title[0].value.startswith("Map")
     assert not at.error
     assert any("No area classified yet" in i.value for i in at.info)
-    assert any(b.label.startswith("Classify the whole scene (288 tiles)") for b in at.button)
+    # default cell size 32 px: 23 × 47 overlapping windows over the 12 × 24-tile scene
+    assert any(b.label.startswith("Classify the whole scene (1,081 windows)") for b in at.button)
     assert any("Copernicus" in c.value for c in at.caption)
 
 
@@ -68,8 +69,9 @@ def test_drawn_rectangle_is_classified(data_dir):
     assert result.tiles.shape == (result.n_tiles, 64, 64, 3) and result.probs.shape == (result.n_tiles, 10)
     assert at.session_state[MAP_BBOX] == BBOX
     assert at.metric[0].label == "Dominant class (drawn area)" and at.metric[0].value == result.dominant_class
-    assert any(f"{result.n_tiles:,} tiles of 64×64 px" in c.value for c in at.caption)
-    assert {b.label for b in at.get("download_button")} == {"GeoTIFF", "GeoJSON", "CSV"}
+    assert result.cell == 32 and any(f"{result.n_tiles:,} cells of 32×32 px" in c.value for c in at.caption)
+    downloads = {"GeoTIFF", "QGIS style", "Probabilities", "GeoJSON", "CSV"}
+    assert {b.label for b in at.get("download_button")} == downloads
     # an unrelated rerun (same rectangle) keeps the result and does not reclassify
     at.run()
     assert at.session_state[MAP_RESULT] is result
@@ -79,8 +81,21 @@ def test_whole_scene_button(data_dir):
     at = open_map_page()
     next(b for b in at.button if b.label.startswith("Classify the whole scene")).click().run()
     result = at.session_state[MAP_RESULT]
-    assert result.n_tiles == 288 and result.bbox is None
+    assert result.n_tiles == 24 * 48 and result.bbox is None and result.cell == 32
     assert at.metric[0].label == "Dominant class (whole scene)"
+
+
+def test_cell_size_change_classifies_the_area_again(data_dir):
+    at = draw(open_map_page(), BBOX)
+    fine = at.session_state[MAP_RESULT]
+    at.radio(key="map_w_stride").set_value(64).run()
+    coarse = at.session_state[MAP_RESULT]
+    assert not at.error and coarse is not fine and coarse.cell == 64 and coarse.bbox == BBOX
+    assert any(f"{coarse.n_tiles:,} tiles of 64×64 px" in c.value for c in at.caption)
+    assert next(b for b in at.button if b.label.startswith("Classify the whole scene")).label.startswith(
+        "Classify the whole scene (288 tiles)")
+    # finer cells cover more of the drawn rectangle than whole tiles can
+    assert fine.total_area_km2 > coarse.total_area_km2
 
 
 def test_typed_rectangle(data_dir):

@@ -1,0 +1,135 @@
+"""Finer maps: what strides 64 / 32 / 16 cost on the real scene and what they buy on mosaics.
+
+    .venv/bin/python benchmarks/finer_maps.py [--subset test] [--images 1024] [--repeats 3]
+
+Speed (one run, same process, ratios to stride 64): the whole shipped scene through the page / CLI
+path (:func:`eurosat.tiling.classify_scene`: read, masks, windows, model, blend, footprints), and
+the model alone on the same number of windows (pre-cut), so the overhead of the rest is visible.
+
+Quality: the real scene has no per-pixel truth, so mosaics of EuroSAT images are used
+(:mod:`eurosat.mosaic`): ``--images`` images of the split laid out in same-class blocks of 1, 2 or
+4 images (fields of 0.64, 1.28, 2.56 km), cut at a random 0-63 px offset so that no grid lines up
+with the image edges. Per stride and blend: the **pixel accuracy** (share of pixels whose cell
+shows their image's class), and under the model's Uncertain rule (calibrated p ≥ its threshold)
+the share of cells kept and how often the kept cells are wrong (majority class of the cell).
+The stride and blend defaults were chosen on the validation split; the table reports ``--subset``.
+Writes ``benchmarks/finer_maps.md`` / ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_models import cpu_flags  # noqa: E402
+from eurosat import config  # noqa: E402
+from eurosat.cells import STRIDES, window_grid_shape  # noqa: E402
+from eurosat.data import ImageSource, read_split  # noqa: E402
+from eurosat.inference import TFLiteClassifier  # noqa: E402
+from eurosat.mosaic import cell_predictions  # noqa: E402
+from eurosat.registry import active_model  # noqa: E402
+from eurosat.tiling import classify_scene, classify_tiles  # noqa: E402
+
+BLOCKS = ((1, 8), (2, 8), (4, 12))  # (images per block side, images per mosaic side)
+
+
+def speed(clf: TFLiteClassifier, repeats: int) -> list[dict]:
+    """Whole-scene and model-only seconds (median of ``repeats``) per stride."""
+    import rasterio
+
+    scene = config.default_scene()
+    with rasterio.open(scene) as src:
+        h, w = src.height, src.width
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in STRIDES:
+        n_wr, n_wc = window_grid_shape(h, w, s)
+        windows = rng.integers(0, 255, (n_wr * n_wc, 64, 64, 3), dtype=np.uint8)
+        classify_scene(scene, clf, keep_tiles=False, stride=s)  # warm
+        whole, model = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            result = classify_scene(scene, clf, keep_tiles=False, stride=s)
+            whole.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            classify_tiles(clf, windows)
+            model.append(time.perf_counter() - t0)
+        rows.append({"stride": s, "cells": result.n_tiles, "windows": n_wr * n_wc,
+                     "scene_s": statistics.median(whole), "model_s": statistics.median(model)})
+    base = rows[0]
+    for r in rows:
+        r["scene_ratio"] = r["scene_s"] / base["scene_s"]
+        r["model_ratio"] = r["model_s"] / base["model_s"]
+    return rows
+
+
+def quality(clf: TFLiteClassifier, x: np.ndarray, y: np.ndarray, min_probability: float) -> list[dict]:
+    """Pixel accuracy and Uncertain-rule figures per block size, stride and blend."""
+    rows = []
+    for block, side in BLOCKS:
+        for s in STRIDES:
+            for centre in ((False,) if s != 16 else (False, True)):
+                m = cell_predictions(x, y, clf, s, side=side, block=block, centre=centre)
+                keep = m.probs.max(axis=1) >= min_probability
+                wrong = m.probs.argmax(axis=1) != m.labels
+                rows.append({"block": block, "stride": s, "blend": "centre" if centre else "equal",
+                             "cells": int(len(m.labels)), "pixel_accuracy": m.pixel_accuracy,
+                             "cell_accuracy": float(1 - wrong.mean()), "kept": float(keep.mean()),
+                             "wrong_of_kept": float(wrong[keep].mean()) if keep.any() else 0.0})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--subset", default="test", choices=("val", "test"))
+    p.add_argument("--images", type=int, default=1024, help="images of the split used for mosaics")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--data", type=Path, default=config.eurosat_zip())
+    a = p.parse_args(argv)
+
+    info = active_model()
+    clf = TFLiteClassifier(info.tflite, num_threads=2, batch_size=128)
+    speed_rows = speed(clf, a.repeats)
+    items = read_split(config.SPLIT_FILE)[a.subset]
+    items = [items[i] for i in np.random.default_rng(0).permutation(len(items))[: a.images]]
+    x, y = ImageSource(a.data).load(items)
+    rule = info.thresholds
+    quality_rows = quality(clf, x, y, rule.min_probability)
+
+    lines = [f"`python benchmarks/finer_maps.py --subset {a.subset} --images {a.images}` — model "
+             f"`{info.name}` ({info.tflite.name}); CPU flags: {cpu_flags()}; 2 LiteRT threads.", "",
+             "**Speed** on the shipped scene (1536 × 768 px), median of "
+             f"{a.repeats}; ratios to stride 64 measured in this run:", "",
+             "| stride | cells | windows | whole scene s | × stride 64 | model only s | × stride 64 |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in speed_rows:
+        lines.append(f"| {r['stride']} | {r['cells']:,} | {r['windows']:,} | {r['scene_s']:.2f} | "
+                     f"{r['scene_ratio']:.2f} | {r['model_s']:.2f} | {r['model_ratio']:.2f} |")
+    lines += ["", f"**Quality** on mosaics of {len(y)} {a.subset} images (random 0-63 px offset), under "
+              f"the model's Uncertain rule p ≥ {rule.min_probability:.3f}:", "",
+              "| block (images) | stride | blend | cells | pixel accuracy | cell accuracy | cells kept | "
+              "kept wrong |", "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in quality_rows:
+        lines.append(f"| {r['block']} | {r['stride']} | {r['blend']} | {r['cells']:,} | "
+                     f"{r['pixel_accuracy']:.1%} | {r['cell_accuracy']:.1%} | {r['kept']:.1%} | "
+                     f"{r['wrong_of_kept']:.2%} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (ROOT / "benchmarks" / "finer_maps.md").write_text(text)
+    (ROOT / "benchmarks" / "finer_maps.json").write_text(json.dumps(
+        {"cpu_flags": cpu_flags(), "model": info.tflite.name, "subset": a.subset, "speed": speed_rows,
+         "quality": quality_rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
