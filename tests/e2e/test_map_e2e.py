@@ -51,9 +51,9 @@ def test_draw_a_rectangle_and_get_the_class_map(app_url, page, scene_path):  # n
     page.mouse.up()
 
     page.get_by_text("Dominant class (drawn area)").wait_for()
-    caption = page.get_by_text(re.compile(r"[\d,]+ tiles of 64×64 px")).inner_text()
-    n_tiles = int(re.search(r"([\d,]+) tiles of 64×64 px", caption).group(1).replace(",", ""))
-    assert n_tiles >= 10  # about 6 × 5 tiles at this zoom and page width
+    caption = page.get_by_text(re.compile(r"[\d,]+ cells of 32×32 px")).inner_text()  # the default cell size
+    n_tiles = int(re.search(r"([\d,]+) cells of 32×32 px", caption).group(1).replace(",", ""))
+    assert n_tiles >= 40  # about 12 × 10 cells at this zoom and page width
     metric = page.locator('[data-testid="stMetricValue"]').first.inner_text()
     assert metric.strip() in {"AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial",
                               "Pasture", "PermanentCrop", "Residential", "River", "SeaLake"}
@@ -106,7 +106,8 @@ def test_open_a_16bit_four_band_geotiff(app_url, page, scene_path, tmp_path):
     page.frame_locator(MAP_IFRAME).locator("img.leaflet-image-layer").wait_for()
     page.get_by_role("button", name=re.compile("Classify the whole scene")).click()
     page.get_by_text("Dominant class (whole scene)").wait_for()
-    page.get_by_text(re.compile(r"288 tiles of 64×64 px .* s2_l2a_4band\.tif · bands \(3, 2, 1\)")).wait_for()
+    shown = re.compile(r"1,152 cells of 32×32 px.* s2_l2a_4band\.tif · bands \(3, 2, 1\)")
+    page.get_by_text(shown).wait_for()
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "map_upload_16bit.png"), full_page=True)
 
@@ -146,3 +147,41 @@ def test_whole_scene_with_synthetic_clouds_shows_the_cloud_legend_and_a_land_onl
     tables.nth(1).wait_for()  # land classes, then land / cloud / uncertain
     page.wait_for_timeout(2500)
     page.screenshot(path=str(ARTIFACTS / "map_clouds.png"), full_page=True)
+
+
+def _draw(page, frame, fx0, fy0, fx1, fy1):
+    """Drag a rectangle with the mouse between two fractions of the scene image."""
+    frame.locator("a.leaflet-draw-draw-rectangle").click()
+    scene = frame.locator("img.leaflet-image-layer").bounding_box()
+    x0, y0 = scene["x"] + fx0 * scene["width"], scene["y"] + fy0 * scene["height"]
+    x1, y1 = scene["x"] + fx1 * scene["width"], scene["y"] + fy1 * scene["height"]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(x0 + (x1 - x0) * k / 10, y0 + (y1 - y0) * k / 10)
+    page.mouse.up()
+
+
+def test_lake_shore_at_32_px_cells_then_whole_tiles(app_url, page, scene_path):  # noqa: ARG001
+    """Draw over the eastern lake at the default 32 px cells, then switch to 64 px tiles: the same
+    rectangle is classified again with a quarter as many cells (screenshots map_lake_32.png and
+    map_lake_64.png, compared by eye: the finer cells follow the shore)."""
+    frame = _open_map_page(page, app_url)
+    _draw(page, frame, 0.69, 0.20, 0.95, 0.56)
+    page.get_by_text("Dominant class (drawn area)").wait_for()
+    fine = page.get_by_text(re.compile(r"[\d,]+ cells of 32×32 px")).inner_text()
+    n_fine = int(re.search(r"([\d,]+) cells of 32×32 px", fine).group(1).replace(",", ""))
+    cells = frame.locator('path.leaflet-interactive[fill-opacity="0.55"]')
+    cells.nth(n_fine - 1).wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "map_lake_32.png"), full_page=True)
+
+    page.get_by_text("64 px (whole tiles, fastest)").click()
+    page.get_by_text(re.compile(r"[\d,]+ tiles of 64×64 px")).wait_for()
+    coarse = page.get_by_text(re.compile(r"[\d,]+ tiles of 64×64 px")).inner_text()
+    n_coarse = int(re.search(r"([\d,]+) tiles of 64×64 px", coarse).group(1).replace(",", ""))
+    page.wait_for_timeout(1500)
+    assert cells.count() == n_coarse
+    page.screenshot(path=str(ARTIFACTS / "map_lake_64.png"), full_page=True)
+    # a rectangle holds 4× as many 32 px cells as whole tiles, plus the edge cells tiles cannot cover
+    assert n_fine >= 4 * n_coarse
