@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from eurosat import config, runs
+from eurosat import config, run_compare, runs
 from eurosat import training_charts as charts
 from eurosat.errors import EuroSATError
 from eurosat.registry import active_model, promote_run, revert_to_shipped
@@ -114,6 +114,25 @@ with right:
                     f"(macro F1 {report.get('macro_f1', 0):.3f})")
         st.plotly_chart(charts.confusion_figure(report["confusion_matrix"]), key="confusion")
         st.dataframe(charts.per_class_frame(report), hide_index=True)
+
+st.subheader("Compare runs")
+chosen = st.multiselect("Runs to compare", [r.name for r in all_runs], default=[r.name for r in all_runs[:2]],
+                        key="train_compare_runs", help="Runs side by side: curves, metrics, confusions.")
+compared = [r for r in all_runs if r.name in chosen]
+if len(compared) >= 2:
+    k1, k2 = st.columns(2)
+    k1.plotly_chart(run_compare.curves_overlay(compared, "val_accuracy"), key="compare_val_acc")
+    k2.plotly_chart(run_compare.curves_overlay(compared, "val_loss"), key="compare_val_loss")
+    st.dataframe(run_compare.metrics_table(compared), key="compare_table")
+    diff = run_compare.confusion_difference(compared[0], compared[1])
+    if diff is None:
+        st.caption(f"No confusion difference: '{compared[0].name}' or '{compared[1].name}' has no test "
+                   "results.")
+    else:
+        st.plotly_chart(run_compare.difference_figure(diff, compared[0].name, compared[1].name),
+                        key="compare_confusion_diff")
+else:
+    st.caption("Pick two or more runs to compare them.")
 
 active = active_model()
 st.subheader("Model in use")

@@ -52,7 +52,22 @@ def test_history_shows_finished_and_crashed_runs_with_their_test_results(runs_di
     assert list(per_class.columns) == ["class", "precision", "recall", "f1", "support"]
     assert len(per_class) == 10
     assert any("Test accuracy" in m.value for m in at.markdown)
-    assert len(at.get("plotly_chart")) == 2  # learning curves and confusion matrix
+    # learning curves and confusion matrix, then the comparison of the two runs (val accuracy, val loss)
+    assert len(at.get("plotly_chart")) == 4
+    assert any("No confusion difference: 'died'" in c.value for c in at.caption)
+
+
+def test_compare_two_finished_runs(runs_dir):
+    write_fake_run(runs_dir, "a", with_models=True)
+    write_fake_run(runs_dir, "b", with_models=True)
+    at = open_train_page()
+    assert set(at.multiselect(key="train_compare_runs").value) == {"a", "b"}
+    table = next(d.value for d in at.dataframe if "test accuracy" in list(d.value.index))
+    assert list(table.columns) == ["b", "a"] and "recall Forest" in table.index
+    assert table.loc["test accuracy", "a"] == table.loc["test accuracy", "b"]
+    assert len(at.get("plotly_chart")) == 5  # + the confusion difference
+    at.multiselect(key="train_compare_runs").set_value(["a"]).run()
+    assert not at.exception and any("Pick two or more runs" in c.value for c in at.caption)
 
 
 def test_promote_then_revert_changes_the_model_in_use(runs_dir):
