@@ -65,7 +65,6 @@ def confusion_scatter(cm: np.ndarray, height: int = 460) -> go.Figure:
         xaxis={**ticks, "title": "predicted", "side": "top", "range": [-0.6, n - 0.4]},
         yaxis={**ticks, "title": "true", "autorange": "reversed", "range": [-0.6, n - 0.4]},
         clickmode="event+select",
-        dragmode=False,
         showlegend=False,
         plot_bgcolor="white",
     )

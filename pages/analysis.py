@@ -69,12 +69,11 @@ with left:
     st.caption(
         "Rows: true class; columns: predicted; colour: share of the row. **Click a cell** to see its images."
     )
-clicked = ah.selected_point(event)
-if clicked is not None:
-    st.session_state[f"{W}true"], st.session_state[f"{W}pred"] = (
-        CLASS_NAMES[int(clicked[0])],
-        CLASS_NAMES[int(clicked[1])],
-    )
+clicked = ah.selected_xy(event)  # (predicted, true) of the cell
+if clicked is not None and clicked != st.session_state.get(f"{W}last_click"):  # a new click, not a rerun
+    st.session_state[f"{W}last_click"] = clicked
+    st.session_state[f"{W}true"] = CLASS_NAMES[int(round(clicked[1]))]
+    st.session_state[f"{W}pred"] = CLASS_NAMES[int(round(clicked[0]))]
 with right:
     st.markdown("**Hardest confusions**")
     st.dataframe(
@@ -148,10 +147,11 @@ with e1:
         "point to see the image."
     )
 with e2:
-    point = ah.selected_point(emb_event)
-    index = (
-        int(point[0]) if point else int(np.flatnonzero(labels != preds)[0]) if (labels != preds).any() else 0
-    )
+    point = ah.selected_xy(emb_event)
+    if point is not None:  # the image nearest the clicked point
+        index = int(np.argmin(((result.embedding - np.array(point)) ** 2).sum(axis=1)))
+    else:
+        index = int(np.flatnonzero(labels != preds)[0]) if (labels != preds).any() else 0
     shown = ah.images_of([result.paths[index]])
     if shown is not None:
         st.image(

@@ -124,8 +124,8 @@ def gallery(analysis: Analysis, index: np.ndarray, title: str, per_row: int = 6,
                 st.switch_page("pages/explain.py")
 
 
-def selected_point(event: object) -> list | None:
-    """The ``customdata`` of the first point selected in a Plotly chart event, if any."""
+def selected_xy(event: object) -> tuple[float, float] | None:
+    """(x, y) of the first point selected in a Plotly chart event, if any."""
     try:
         points = event.selection.points  # type: ignore[attr-defined]
     except AttributeError:
@@ -135,5 +135,5 @@ def selected_point(event: object) -> list | None:
             return None
     if not points:
         return None
-    data = points[0].get("customdata")
-    return data if isinstance(data, list) else ([data] if data is not None else None)
+    x, y = points[0].get("x"), points[0].get("y")
+    return (float(x), float(y)) if isinstance(x, int | float) and isinstance(y, int | float) else None
