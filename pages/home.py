@@ -13,13 +13,18 @@ st.markdown(
 Classify **land use / land cover** in Sentinel-2 imagery with a light ResNet trained from scratch
 on EuroSAT RGB (10 classes, 64×64 px tiles at 10 m).
 
-- **Map** — draw a rectangle over a Sentinel-2 scene; every 64×64 tile inside is classified and
-  shown as a class map, with the dominant class, the class distribution and GIS exports. Cloud,
-  shadow and no-data tiles are masked, and tiles the model is unsure of are marked *Uncertain*.
+- **Map** — draw a rectangle over a Sentinel-2 scene; every cell inside (32 px by default, or whole
+  64×64 tiles, or 16 px) is classified and shown as a class map, with the dominant class, the class
+  distribution and GIS exports (COG, QGIS style, probabilities). Cloud, shadow and no-data cells are
+  masked, and cells the model is unsure of are marked *Uncertain*.
 - **Upload** — classify your own image (JPEG/PNG/TIFF): top classes with probabilities.
 - **Compare** — what changed between two dates of the same area: change map, from→to matrix, flows.
+- **Data** — the EuroSAT pool and split, images and colours per class, the training augmentations,
+  and how your imagery compares with EuroSAT.
 - **Explain** — Grad-CAM heatmaps: which pixels made the model choose a class.
-- **Train** — retrain the model in the background, watch it learn, and promote a run.
+- **Model analysis** — where and why the model fails: clickable confusion matrix with the images,
+  ROC / precision-recall curves, calibration, an embedding map, the network.
+- **Train** — retrain the model in the background, watch it learn, compare runs, and promote one.
 """
 )
 info = current_model()

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 from eurosat import train
 from eurosat.registry import active_model
 
-PAGES = ["pages/home.py", "pages/map.py", "pages/upload.py", "pages/explain.py", "pages/train.py"]
+PAGES = ["pages/home.py", "pages/map.py", "pages/upload.py", "pages/compare.py", "pages/data.py",
+         "pages/explain.py", "pages/analysis.py", "pages/train.py"]
 pytestmark = pytest.mark.slow
 
 
@@ -57,3 +58,13 @@ def test_every_page_after_a_default_training_then_after_promoting_it(trained_run
     assert active_model().name == "tiny-default"
 
     every_page_opens()
+
+    # the promoted tiny run has no analysis yet: compute it from the page, then every panel shows
+    at = open_page("pages/analysis.py")
+    assert any("No test analysis is stored" in i.value for i in at.info)
+    next(b for b in at.button if b.label == "Compute the analysis").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert (active_model().directory / "analysis_test.npz").is_file()  # stored beside the promoted model
+    assert [m.label for m in at.metric] == ["Accuracy", "Macro F1", "ECE (served)", "Errors"]
+    assert len(at.get("plotly_chart")) == 5
