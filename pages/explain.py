@@ -10,6 +10,7 @@ from eurosat.images import RESIZE, decode_image, prepare, tile_choices
 from eurosat.ui.frame import ensure_frame
 from eurosat.ui.loaders import get_explainer
 from eurosat.ui.state import EXPLAIN_IMAGE, EXPLAIN_SOURCE, MAP_RESULT
+from eurosat.ui.widgets import second_opinion_panel
 
 FROM_UPLOAD = "Image sent from the Upload page"
 FROM_MAP = "A tile of the classified area (Map page)"
@@ -101,3 +102,4 @@ st.caption(
     f"({640 // h} m), upsampled bilinearly. Colours: dark = no evidence, red = strongest; every map is "
     "scaled to its own maximum."
 )
+second_opinion_panel(image, overlay(image, heat, 0.5), CLASS_NAMES[pred], float(probs[pred]))
