@@ -9,10 +9,10 @@ PORT ?= 8501
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-tensorboard.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-tensorboard.txt
 	touch $(STAMP)
 
 # Debian's Chromium for the real-browser tests (Playwright drives /usr/bin/chromium).

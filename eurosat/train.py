@@ -49,6 +49,22 @@ CALIBRATION_CANDIDATES = 4
 CALIBRATION_IMAGES = 500
 #: Weight averaging (``--ema``): momentum per step (~1,000-step window, about 3 epochs).
 EMA_MOMENTUM = 0.999
+#: Sub-folder of a run with its TensorBoard event files (scalars per epoch, the graph).
+TENSORBOARD_DIR = "tensorboard"
+
+
+def tensorboard_callbacks(run_dir: Path) -> list:
+    """A TensorBoard callback writing ``run_dir/tensorboard`` (scalars per epoch and the graph) when the
+    optional ``tensorboard`` package is installed (``pip install -r requirements-tensorboard.txt``;
+    then ``tensorboard --logdir runs``), else none: the app and the trainer do not need it."""
+    import importlib.util
+
+    import keras
+
+    if importlib.util.find_spec("tensorboard") is None:
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(run_dir / TENSORBOARD_DIR), write_graph=True,
+                                        update_freq="epoch", profile_batch=0)]
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -136,6 +152,7 @@ def _make_callbacks(run_dir: Path, cfg: TrainConfig, steps: int, start_epoch: in
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy",
                                         mode="max", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
+        *tensorboard_callbacks(run_dir),
     ]
 
 

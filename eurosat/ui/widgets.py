@@ -28,7 +28,8 @@ def second_opinion_panel(image: np.ndarray, cam_overlay: np.ndarray, own_label: 
     from eurosat import second_opinion as so
 
     try:
-        secrets = {k: st.secrets[k] for k in (so.ENV_URL, so.ENV_MODEL, so.ENV_KEY, so.ENV_TIMEOUT) if k in st.secrets}
+        names = (so.ENV_URL, so.ENV_MODEL, so.ENV_KEY, so.ENV_TIMEOUT)
+        secrets = {k: st.secrets[k] for k in names if k in st.secrets}
     except Exception:  # noqa: BLE001 - no secrets file, or an unreadable one: fall back to the environment
         secrets = {}
     with st.expander("Second opinion — ask another model", expanded=False):
