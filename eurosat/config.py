@@ -89,6 +89,7 @@ class TrainConfig:
     outlier_kinds: tuple[str, ...] = ("cloud", "haze", "nodata", "noise", "flat")  # eurosat.synthetic kinds
     ema: bool = False  # exponential moving average of the weights (evaluated and checkpointed)
     calibrate: bool = True  # fit temperature scaling on the validation split and fold it into the model
+    arch: str = "resnet_light"  # eurosat.architectures name (python -m eurosat.train --list-archs)
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""

@@ -97,6 +97,10 @@ class CamExplainer:
     """
 
     def __init__(self, model: keras.Model, layer: str = LAST_CONV_LAYER, cache_size: int = 64):
+        if layer == LAST_CONV_LAYER and LAST_CONV_LAYER not in {lay.name for lay in model.layers}:
+            from eurosat.architectures import last_feature_layer  # another architecture: its last feature map
+
+            layer = last_feature_layer(model)
         try:
             out = model.get_layer(layer).output
         except ValueError as exc:

@@ -71,6 +71,7 @@ class TrainSettings:
     subset: float = _DEFAULTS.subset  # fraction of every split, (0, 1]
     name: str = ""  # run folder name; empty = a timestamped one
     export: bool = True  # TFLite export at the end (needed to promote the run)
+    arch: str = _DEFAULTS.arch  # eurosat.architectures name
 
     def validate(self) -> None:
         """Raise :class:`TrainingError` naming the first bad setting."""
@@ -82,6 +83,11 @@ class TrainSettings:
             raise TrainingError(f"Learning rate must be in (0, 1), got {self.learning_rate}.")
         if not 0 < self.subset <= 1:
             raise TrainingError(f"Subset fraction must be in (0, 1], got {self.subset}.")
+        from eurosat.architectures import ARCHITECTURES
+
+        if self.arch not in ARCHITECTURES:
+            raise TrainingError(f"Unknown architecture '{self.arch}'; choose one of "
+                                f"{', '.join(ARCHITECTURES)}.")
         if self.name and (not _NAME_RE.match(self.name) or self.name in RESERVED_NAMES
                           or self.name.lower().endswith(RESERVED_SUFFIXES)):
             raise TrainingError(
@@ -95,6 +101,8 @@ class TrainSettings:
         cmd = [sys.executable, "-m", TRAINER_MODULE, "--data", str(self.data), "--out", str(run_dir),
                "--epochs", str(self.epochs), "--batch-size", str(self.batch_size),
                "--lr", repr(float(self.learning_rate)), "--subset", repr(float(self.subset))]
+        if self.arch != _DEFAULTS.arch:
+            cmd += ["--arch", self.arch]
         if not self.augment:
             cmd.append("--no-augment")
         if not self.export:

@@ -257,7 +257,8 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     """
     import keras
 
-    from eurosat.model import build_model, count_flops
+    from eurosat import architectures
+    from eurosat.model import build_model
 
     run_dir = Path(cfg.out)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -294,12 +295,14 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
         if not resume:
             (run_dir / METRICS_LOG).unlink(missing_ok=True)
         start_epoch = 0
-        model = build_model(filters=cfg.filters)
+        arch = architectures.get(cfg.arch)
+        model = build_model(filters=cfg.filters) if arch.name == architectures.DEFAULT_ARCH else arch.build()
         if cfg.init_from:
             model.set_weights(_load_weights(Path(cfg.init_from)))
             print(f"weights initialised from {cfg.init_from}", flush=True)
         _compile(model, cfg, steps * cfg.epochs, steps * cfg.warmup_epochs)
-    print(f"model: {model.count_params()} parameters, {count_flops(model) / 1e6:.1f} MFLOPs/tile",
+    print(f"model {cfg.arch}: {model.count_params()} parameters, "
+          f"{architectures.model_flops(model) / 1e6:.1f} MFLOPs/tile",
           flush=True)
 
     t0 = time.time()
@@ -371,8 +374,9 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     import keras
     import tensorflow as tf
 
+    from eurosat.architectures import model_flops
     from eurosat.export import export_tflite, export_tta_file, save_keras_compact
-    from eurosat.model import TTA_VIEWS, count_flops, with_tta
+    from eurosat.model import TTA_VIEWS, with_tta
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
     best_raw = keras.models.load_model(run_dir / "best.keras")
@@ -384,7 +388,8 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     results: dict = {
         "classes": list(CLASS_NAMES),
         "parameters": int(best.count_params()),
-        "flops_per_tile": count_flops(best),
+        "flops_per_tile": model_flops(best),
+        "architecture": cfg.arch,
         "epochs_run": len(epochs),
         "best_val_accuracy": max((e.get("val_accuracy", 0.0) for e in epochs), default=0.0),
         "train_time_s": train_time,
@@ -457,8 +462,12 @@ def finalize(run_dir: Path) -> dict:
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     """Command-line flags → (TrainConfig, resume, finalize)."""
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m eurosat.train", description="Train the light ResNet.")
+    p = argparse.ArgumentParser(prog="python -m eurosat.train",
+                                description="Train a land-cover classifier (the light ResNet by default).")
     p.add_argument("--data", default=d.data, help="EuroSAT_RGB.zip or extracted folder")
+    p.add_argument("--arch", default=d.arch, help="architecture (see --list-archs; default %(default)s)")
+    p.add_argument("--list-archs", action="store_true",
+                   help="print the architectures, one a line (name, parameters, MFLOPs per tile), and exit")
     p.add_argument("--out", default=d.out, help="run folder")
     p.add_argument("--split", default=d.split, help="split CSV (path,class,subset)")
     p.add_argument("--epochs", type=int, default=d.epochs)
@@ -492,7 +501,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--finalize", action="store_true",
                    help="only test and export the run's best.keras again (no training)")
     a = p.parse_args(argv)
-    cfg = TrainConfig(data=a.data, out=a.out, split=a.split, epochs=a.epochs, batch_size=a.batch_size,
+    if a.list_archs:
+        from eurosat.architectures import list_lines
+
+        print("\n".join(list_lines()))
+        raise SystemExit(0)
+    from eurosat.architectures import ARCHITECTURES
+
+    if a.arch not in ARCHITECTURES:
+        p.error(f"--arch: unknown '{a.arch}'; choose from {', '.join(ARCHITECTURES)}")
+    cfg = TrainConfig(arch=a.arch, data=a.data, out=a.out, split=a.split, epochs=a.epochs,
+                      batch_size=a.batch_size,
                       learning_rate=a.lr, weight_decay=a.weight_decay,
                       label_smoothing=a.label_smoothing, augment=not a.no_augment,
                       subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export,

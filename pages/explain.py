@@ -98,7 +98,7 @@ if heat.max() == 0:
 h, w, k = explainer.feature_shape
 st.caption(
     f"Keras model: **{CLASS_NAMES[pred]}** ({probs[pred]:.1%}). Layer explained: `{explainer.layer}`, the "
-    f"{h} × {w} × {k} output of the last residual block; each cell covers {64 // h} × {64 // w} px "
+    f"{h} × {w} × {k} output of the last feature map; each cell covers {64 // h} × {64 // w} px "
     f"({640 // h} m), upsampled bilinearly. Colours: dark = no evidence, red = strongest; every map is "
     "scaled to its own maximum."
 )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from eurosat import config, run_compare, runs
+from eurosat import architectures, config, run_compare, runs
 from eurosat import training_charts as charts
 from eurosat.errors import EuroSATError
 from eurosat.registry import active_model, promote_run, revert_to_shipped
@@ -14,13 +14,22 @@ PCT = st.column_config.NumberColumn(format="percent")
 d = runs.TrainSettings()
 
 st.title("Train")
-st.caption(f"Retrain the light ResNet in the background (one training at a time). Runs are saved in "
+st.caption(f"Retrain a model in the background (one training at a time). Runs are saved in "
            f"`{config.runs_dir()}`; a run keeps going if you close this tab.")
 if st.session_state[state.TRAIN_NOTICE]:
     kind, text = st.session_state[state.TRAIN_NOTICE]
     (st.success if kind == "success" else st.warning)(text)
     st.session_state[state.TRAIN_NOTICE] = None
 
+table = architectures.stored_table()
+arch = st.selectbox("Architecture", list(architectures.ARCHITECTURES), key="train_arch",
+                    format_func=lambda n: f"{n}{' (default)' if n == architectures.DEFAULT_ARCH else ''}")
+facts = table.get(arch)
+base = table.get(architectures.DEFAULT_ARCH)
+if facts and base:
+    st.caption(f"{architectures.ARCHITECTURES[arch].description}: **{facts['parameters']:,} parameters, "
+               f"{facts['mflops']:.1f} MFLOPs per 64×64 tile** ({facts['mflops'] / base['mflops']:.2f}× the "
+               "default's model work per tile; trained from scratch, no pre-trained weights).")
 with st.form("train_form"):
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
     data = c1.text_input("Data (EuroSAT_RGB.zip or a folder of class folders)", value=d.data)
@@ -37,7 +46,7 @@ with st.form("train_form"):
 if submitted:
     settings = runs.TrainSettings(data=data.strip(), epochs=int(epochs), batch_size=int(batch),
                                   learning_rate=float(lr), augment=augment, subset=float(subset),
-                                  name=name.strip(), export=export)
+                                  name=name.strip(), export=export, arch=arch)
     try:
         launched = runs.launch_run(settings)
         st.session_state[state.TRAIN_LIVE_RUN] = launched.name

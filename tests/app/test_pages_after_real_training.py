@@ -45,7 +45,7 @@ def test_every_page_after_a_default_training_then_after_promoting_it(trained_run
     every_page_opens()
 
     at = open_page("pages/train.py")
-    assert at.selectbox[0].value == "tiny-default"  # the newest run is preselected
+    assert at.selectbox(key="train_history_run").value == "tiny-default"  # the newest run is preselected
     labels = at.radio[0].options
     for key in train.json.loads((trained_runs_dir / "tiny-default" / "results.json").read_text())["test"]:
         at.radio[0].set_value(key).run()  # every tested model of the run can be shown

@@ -44,7 +44,7 @@ def test_history_shows_finished_and_crashed_runs_with_their_test_results(runs_di
     assert table.loc[1, "test acc (TFLite)"] == fake_report(2)["accuracy"]
     assert button(at, "Promote 'died'").disabled  # a crashed run cannot be promoted
 
-    at.selectbox[0].select("good").run()
+    at.selectbox(key="train_history_run").select("good").run()
     assert [r.value for r in at.radio] == ["keras"]  # first of the tested models
     assert at.radio[0].options == [
         "Keras (float32)", "TFLite dynamic-range (used by the app)", "TFLite full int8"]
@@ -108,3 +108,18 @@ def test_live_view_shows_the_running_training_refuses_a_second_and_stops_it(runs
         if trainer.poll() is None:
             trainer.kill()
         trainer.wait()
+
+
+def test_architecture_picker_shows_its_cost_before_launch(runs_dir):
+    at = open_train_page()
+    picker = at.selectbox(key="train_arch")
+    assert picker.value == "resnet_light" and "mobilenetv3_small" in picker.options
+    assert any("698,858 parameters, 211.5 MFLOPs" in c.value for c in at.caption)
+    picker.set_value("mobilenetv3_small").run()
+    assert not at.exception
+    shown = [c.value for c in at.caption]
+    assert any("944,890 parameters, 9.8 MFLOPs" in c and "0.05× the default" in c for c in shown), shown
+    settings = runs.TrainSettings(arch="mobilenetv3_small")
+    cmd = settings.command(runs_dir / "r")
+    assert cmd[cmd.index("--arch") + 1] == "mobilenetv3_small"
+    assert "--arch" not in runs.TrainSettings().command(runs_dir / "r")  # the default needs no flag
