@@ -180,10 +180,10 @@ def render(result: change.ChangeResult, before: Path, after: Path) -> None:
                      column_config={"area (km²)": st.column_config.NumberColumn(format="%.2f")})
     stem = f"{before.stem}_to_{after.stem}"
     d1, d2, d3 = st.columns(3)
-    d1.download_button("Change GeoTIFF", change.change_geotiff_bytes(result), f"{stem}_change.tif",
+    d1.download_button("Change GeoTIFF", lambda: change.change_geotiff_bytes(result), f"{stem}_change.tif",
                        "image/tiff", key=f"{KEY}dl_tif", on_click="ignore")
-    d2.download_button("Changed tiles (GeoJSON)", json.dumps(change.changed_geojson(result)).encode(),
+    d2.download_button("Changed tiles (GeoJSON)", lambda: json.dumps(change.changed_geojson(result)).encode(),
                        f"{stem}_changed.geojson", "application/geo+json", key=f"{KEY}dl_geojson",
                        on_click="ignore")
-    d3.download_button("Matrix (CSV)", change.matrix_csv(result).encode(), f"{stem}_matrix.csv", "text/csv",
-                       key=f"{KEY}dl_csv", on_click="ignore")
+    d3.download_button("Matrix (CSV)", lambda: change.matrix_csv(result).encode(), f"{stem}_matrix.csv",
+                       "text/csv", key=f"{KEY}dl_csv", on_click="ignore")

@@ -516,14 +516,14 @@ def render_result(result: AreaResult) -> None:
                "and its QGIS style (save it beside the GeoTIFF, same name), class probabilities (10-band "
                "COG, ×255), polygons with status, clear fraction and calibrated probabilities (GeoJSON), "
                "table (CSV).")
-    c1, c2, c3, c4, c5 = st.columns(5)
-    c1.download_button("GeoTIFF", exports.geotiff_bytes(result), f"{stem}_classes.tif",
+    c1, c2, c3, c4, c5 = st.columns(5)  # files made when clicked (callables), not on every rerun
+    c1.download_button("GeoTIFF", lambda: exports.geotiff_bytes(result), f"{stem}_classes.tif",
                        "image/tiff", key=f"{MAP_WIDGET}dl_tif", on_click="ignore")
     c2.download_button("QGIS style", exports.qgis_style(), f"{stem}_classes.qml",
                        "application/xml", key=f"{MAP_WIDGET}dl_qml", on_click="ignore")
-    c3.download_button("Probabilities", exports.probabilities_bytes(result), f"{stem}_probs.tif",
+    c3.download_button("Probabilities", lambda: exports.probabilities_bytes(result), f"{stem}_probs.tif",
                        "image/tiff", key=f"{MAP_WIDGET}dl_probs", on_click="ignore")
-    c4.download_button("GeoJSON", exports.geojson_bytes(result), f"{stem}_{result.unit}s.geojson",
+    c4.download_button("GeoJSON", lambda: exports.geojson_bytes(result), f"{stem}_{result.unit}s.geojson",
                        "application/geo+json", key=f"{MAP_WIDGET}dl_geojson", on_click="ignore")
-    c5.download_button("CSV", exports.csv_bytes(result), f"{stem}_{result.unit}s.csv", "text/csv",
+    c5.download_button("CSV", lambda: exports.csv_bytes(result), f"{stem}_{result.unit}s.csv", "text/csv",
                        key=f"{MAP_WIDGET}dl_csv", on_click="ignore")
