@@ -131,32 +131,37 @@ class Curve:
     area: float
 
 
+def _one_vs_rest(labels: np.ndarray, probs: np.ndarray,
+                 curve: Callable[[np.ndarray, np.ndarray], Curve]) -> dict[str, Curve]:
+    """``curve(is_class, score)`` for each class present in ``labels`` (and not all of them)."""
+    out = {}
+    for k, name in enumerate(CLASS_NAMES):
+        positive = np.asarray(labels) == k
+        if positive.any() and not positive.all():
+            out[name] = curve(positive, probs[:, k])
+    return out
+
+
 def roc_curves(labels: np.ndarray, probs: np.ndarray) -> dict[str, Curve]:
     """One-vs-rest ROC per class present in ``labels``: false positive rate, true positive rate, AUC."""
     from sklearn.metrics import auc, roc_curve
 
-    out = {}
-    for k, name in enumerate(CLASS_NAMES):
-        positive = np.asarray(labels) == k
-        if positive.all() or not positive.any():
-            continue
-        fpr, tpr, _ = roc_curve(positive, probs[:, k])
-        out[name] = Curve(fpr, tpr, float(auc(fpr, tpr)))
-    return out
+    def roc(positive: np.ndarray, score: np.ndarray) -> Curve:
+        fpr, tpr, _ = roc_curve(positive, score)
+        return Curve(fpr, tpr, float(auc(fpr, tpr)))
+
+    return _one_vs_rest(labels, probs, roc)
 
 
 def pr_curves(labels: np.ndarray, probs: np.ndarray) -> dict[str, Curve]:
     """One-vs-rest precision-recall per class present: recall, precision, average precision."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    out = {}
-    for k, name in enumerate(CLASS_NAMES):
-        positive = np.asarray(labels) == k
-        if positive.all() or not positive.any():
-            continue
-        precision, recall, _ = precision_recall_curve(positive, probs[:, k])
-        out[name] = Curve(recall, precision, float(average_precision_score(positive, probs[:, k])))
-    return out
+    def pr(positive: np.ndarray, score: np.ndarray) -> Curve:
+        precision, recall, _ = precision_recall_curve(positive, score)
+        return Curve(recall, precision, float(average_precision_score(positive, score)))
+
+    return _one_vs_rest(labels, probs, pr)
 
 
 def hardest_confusions(cm: np.ndarray, top: int = 5) -> pd.DataFrame:

@@ -188,16 +188,20 @@ def read_split(path: Path) -> dict[str, list[Item]]:
     return out
 
 
+def by_class(items: Iterable[Item]) -> dict[int, list[Item]]:
+    """Items grouped by class index, in class order, each group in the order given."""
+    groups: dict[int, list[Item]] = {}
+    for it in items:
+        groups.setdefault(it.label, []).append(it)
+    return dict(sorted(groups.items()))
+
+
 def take_fraction(items: list[Item], fraction: float, min_per_class: int = 1) -> list[Item]:
     """Stratified prefix of ``items``: the first ``fraction`` of every class (at least ``min_per_class``)."""
     if fraction >= 1.0:
         return list(items)
-    by_class: dict[int, list[Item]] = {}
-    for it in items:
-        by_class.setdefault(it.label, []).append(it)
     out: list[Item] = []
-    for label in sorted(by_class):
-        group = by_class[label]
+    for group in by_class(items).values():
         out.extend(group[: max(min_per_class, int(round(fraction * len(group))))])
     return out
 

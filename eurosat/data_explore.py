@@ -16,7 +16,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from eurosat.classes import CLASS_NAMES
-from eurosat.data import SUBSETS, ImageSource, Item
+from eurosat.data import SUBSETS, ImageSource, Item, by_class
 from eurosat.geo import (
     BandSpec,
     check_spec,
@@ -67,12 +67,8 @@ def sample_items(items: Iterable[Item], per_class: int, seed: int) -> list[Item]
     Returns:
         Items grouped by class (:data:`CLASS_NAMES` order), in random order within a class.
     """
-    by_class: dict[int, list[Item]] = {}
-    for it in items:
-        by_class.setdefault(it.label, []).append(it)
     out: list[Item] = []
-    for label in sorted(by_class):
-        group = by_class[label]
+    for label, group in by_class(items).items():
         order = np.random.default_rng([seed, label]).permutation(len(group))
         out.extend(group[i] for i in order[: max(0, per_class)])
     return out

@@ -39,6 +39,7 @@ if result is None:
 
 labels, preds, probs = result.labels, result.predictions, result.probs
 cm = an.confusion(labels, preds)
+hardest = an.hardest_confusions(cm)
 before = result.uncalibrated_probs()
 ece_after, ece_before = expected_calibration_error(probs, labels), expected_calibration_error(before, labels)
 m1, m2, m3, m4 = st.columns(4)
@@ -77,7 +78,7 @@ if clicked is not None and clicked != st.session_state.get(f"{W}last_click"):  #
 with right:
     st.markdown("**Hardest confusions**")
     st.dataframe(
-        an.hardest_confusions(cm),
+        hardest,
         hide_index=True,
         column_config={"share of true class": st.column_config.NumberColumn(format="percent")},
     )
@@ -89,7 +90,6 @@ with right:
             k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")
         },
     )
-hardest = an.hardest_confusions(cm)
 default_true = hardest.iloc[0]["true"] if len(hardest) else CLASS_NAMES[0]
 default_pred = hardest.iloc[0]["predicted"] if len(hardest) else CLASS_NAMES[0]
 g1, g2 = st.columns(2)

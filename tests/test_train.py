@@ -42,9 +42,7 @@ def test_run_writes_metrics_status_and_checkpoints(tiny_run):
 
 
 def test_tensorboard_logs_in_the_run_folder(tiny_run):
-    pytest.importorskip(
-        "tensorboard"
-    )  # the optional extra (requirements-tensorboard.txt; make test installs it)
+    pytest.importorskip("tensorboard")  # optional extra (requirements-tensorboard.txt; make test installs it)
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out, _ = tiny_run
@@ -53,25 +51,16 @@ def test_tensorboard_logs_in_the_run_folder(tiny_run):
     tags = acc.Tags()
     assert "epoch_accuracy" in tags["tensors"] + tags["scalars"]
     # both epochs (the resumed one too) are logged for validation
-    events = (
-        acc.Tensors("epoch_accuracy")
-        if "epoch_accuracy" in tags["tensors"]
-        else acc.Scalars("epoch_accuracy")
-    )
+    kind = "tensors" if "epoch_accuracy" in tags["tensors"] else "scalars"
+    events = acc.Tensors("epoch_accuracy") if kind == "tensors" else acc.Scalars("epoch_accuracy")
     assert len(events) == 2
 
 
 def test_results_have_test_metrics_for_keras_and_every_tflite(tiny_run):
     out, _ = tiny_run
     results = json.loads((out / "results.json").read_text())
-    assert set(results["test"]) == {
-        "keras",
-        "keras_tta",
-        "tflite_float32",
-        "tflite_dynamic",
-        "tflite_int8",
-        "tflite_tta",
-    }
+    assert set(results["test"]) == {"keras", "keras_tta", "tflite_float32", "tflite_dynamic", "tflite_int8",
+                                    "tflite_tta"}
     # the default files are single-pass; the "8 views, slower" file is exported beside them
     assert results["served_views"] == 1 and results["flops_per_tile_exported"] == results["flops_per_tile"]
     assert results["tta"] and results["flops_per_tile_tta"] == 8 * results["flops_per_tile"]
@@ -140,14 +129,8 @@ def test_finalize_redoes_test_and_export_without_training(tiny_run, tmp_path):
     metrics_before = (copy / "metrics.jsonl").read_text()
     assert main(["--out", str(copy), "--finalize"]) == 0
     results = json.loads((copy / "results.json").read_text())
-    assert set(results["test"]) == {
-        "keras",
-        "keras_tta",
-        "tflite_float32",
-        "tflite_dynamic",
-        "tflite_int8",
-        "tflite_tta",
-    }
+    assert set(results["test"]) == {"keras", "keras_tta", "tflite_float32", "tflite_dynamic", "tflite_int8",
+                                    "tflite_tta"}
     assert (copy / "metrics.jsonl").read_text() == metrics_before  # no epoch was trained
     assert json.loads((copy / "status.json").read_text())["state"] == "finished"
 
@@ -159,21 +142,8 @@ def test_init_from_starts_at_the_given_weights(tiny_run, tmp_path, capsys):
     cfg = json.loads((out / "config.json").read_text())
     start = out / "eurosat_resnet_light.keras"
     ft = tmp_path / "ft"
-    args = [
-        "--data",
-        cfg["data"],
-        "--split",
-        cfg["split"],
-        "--out",
-        str(ft),
-        "--batch-size",
-        "16",
-        "--epochs",
-        "1",
-        "--lr",
-        "1e-12",
-        "--no-export",
-    ]
+    args = ["--data", cfg["data"], "--split", cfg["split"], "--out", str(ft), "--batch-size", "16",
+            "--epochs", "1", "--lr", "1e-12", "--no-export"]
     assert main([*args, "--init-from", str(start)]) == 0
     before = keras.models.load_model(start).get_layer("predictions").get_weights()[0]
     after = keras.models.load_model(ft / "best.keras").get_layer("predictions").get_weights()[0]
