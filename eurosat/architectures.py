@@ -27,6 +27,8 @@ from eurosat.classes import EUROSAT_MEAN, EUROSAT_STD, NUM_CLASSES, TILE_SIZE
 from eurosat.errors import TrainingError
 
 DEFAULT_ARCH = "resnet_light"
+#: Sides a tile may be upscaled to inside the model (transfer learning from ImageNet backbones).
+INPUT_SIZES = (64, 96, 128, 160, 224)
 TABLE_FILE = Path(__file__).parent / "assets" / "architectures.json"
 
 
@@ -36,19 +38,40 @@ class Architecture:
 
     name: str
     description: str
-    build: Callable[[], Any]
+    builder: Callable[[str, int], Any]
+    imagenet: bool = False  # Keras publishes ImageNet weights for it (``weights="imagenet"``)
+
+    def build(self, weights: str = "none", input_size: int = TILE_SIZE) -> Any:
+        """The Keras model, at random (``weights="none"``) or from ImageNet (``"imagenet"``).
+
+        Args:
+            weights: ``"none"`` or ``"imagenet"`` (a weights file is applied by the trainer,
+                :func:`eurosat.transfer.copy_matching_weights`).
+            input_size: side the 64×64 tile is resized to inside the model (64: none).
+
+        Raises:
+            TrainingError: ImageNet weights asked of an architecture without them, a bad input
+                size, or the download failed (offline).
+        """
+        if weights not in ("none", "imagenet"):
+            raise TrainingError(f"Weights '{weights}' for '{self.name}': give 'none' or 'imagenet' here.")
+        if weights == "imagenet" and not self.imagenet:
+            raise TrainingError(f"'{self.name}' has no ImageNet weights (only the Keras applications do: "
+                                f"{', '.join(n for n, a in ARCHITECTURES.items() if a.imagenet)}); train "
+                                "it from scratch or from a weights file.")
+        if input_size not in INPUT_SIZES:
+            raise TrainingError(f"Input size {input_size} is not one of {', '.join(map(str, INPUT_SIZES))}.")
+        return self.builder(weights, input_size)
 
 
-def _normalised_input() -> tuple[Any, Any]:
-    import keras
+def _normalised(x: Any, mean: Any = None, variance: Any = None) -> Any:
+    """The EuroSAT mean/std normalisation layer on ``x`` (or the given mean/variance, 0-255 scale)."""
     from keras import layers
 
-    from eurosat.model import INPUT_NAME
-
-    mean = np.array(EUROSAT_MEAN, dtype="float32") * 255.0
-    var = (np.array(EUROSAT_STD, dtype="float32") * 255.0) ** 2
-    inputs = keras.Input((TILE_SIZE, TILE_SIZE, 3), name=INPUT_NAME, dtype="float32")
-    return inputs, layers.Normalization(mean=mean, variance=var, name="normalize")(inputs)
+    if mean is None:
+        mean = np.array(EUROSAT_MEAN, dtype="float32") * 255.0
+        variance = (np.array(EUROSAT_STD, dtype="float32") * 255.0) ** 2
+    return layers.Normalization(mean=mean, variance=variance, name="normalize")(x)
 
 
 def _head(x: Any, inputs: Any, name: str, dropout: float = 0.2) -> Any:
@@ -63,31 +86,64 @@ def _head(x: Any, inputs: Any, name: str, dropout: float = 0.2) -> Any:
     return keras.Model(inputs, outputs, name=name)
 
 
-def _application(app: str, normalise: bool, **kwargs: Any) -> Callable[[], Any]:
-    def build() -> Any:
+#: How each Keras application's ImageNet weights expect their input (from the 0-255 RGB tile).
+#: "itself": the application rescales inside (EfficientNet; MobileNetV3 with include_preprocessing);
+#: "caffe": BGR minus the ImageNet mean, unscaled (ResNet50: the first convolution's input
+#: channels are reversed after loading, so it takes RGB).
+_IMAGENET_INPUT = {"MobileNetV3Small": "itself", "MobileNetV3Large": "itself", "EfficientNetB0": "itself",
+                   "ResNet50": "caffe"}
+_CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
+
+
+def _application(app: str, normalise: bool, **kwargs: Any) -> Callable[[str, int], Any]:
+    def build(weights: str, input_size: int) -> Any:
         import keras
 
-        from eurosat.model import INPUT_NAME
+        from eurosat.model import INPUT_NAME, upscaled
 
-        if normalise:
-            inputs, x = _normalised_input()
-        else:
-            inputs = keras.Input((TILE_SIZE, TILE_SIZE, 3), name=INPUT_NAME, dtype="float32")
-            x = inputs
+        inputs = keras.Input((TILE_SIZE, TILE_SIZE, 3), name=INPUT_NAME, dtype="float32")
+        x = upscaled(inputs, input_size)
+        options = dict(kwargs)
+        imagenet = weights == "imagenet"
+        if imagenet and _IMAGENET_INPUT[app] == "caffe":
+            x = _normalised(x, np.array(_CAFFE_MEAN_RGB, dtype="float32"), np.ones(3, dtype="float32"))
+        elif imagenet and "include_preprocessing" in options:
+            options["include_preprocessing"] = True  # MobileNetV3: rescales 0-255 to [-1, 1] itself
+        elif normalise:
+            x = _normalised(x)
         # built on our tensor (not nested): its layers are the model's own, so Grad-CAM can reach them
-        backbone = getattr(keras.applications, app)(
-            include_top=False, weights=None, input_tensor=x, input_shape=(TILE_SIZE, TILE_SIZE, 3), **kwargs
-        )
+        try:
+            backbone = getattr(keras.applications, app)(
+                include_top=False, weights="imagenet" if imagenet else None, input_tensor=x,
+                input_shape=(input_size, input_size, 3), **options
+            )
+        except Exception as exc:  # the download (urllib/OSError) or Keras's own refusal (ValueError)
+            if not imagenet:
+                raise
+            raise TrainingError(f"Could not load ImageNet weights for {app} ({type(exc).__name__}: {exc}). "
+                                "Keras downloads them once (to ~/.keras/models) where you are online; "
+                                "offline, pass a weights file (.keras) instead.") from exc
+        if imagenet and _IMAGENET_INPUT[app] == "caffe":
+            _first_conv_rgb(backbone)
         return _head(backbone.output, inputs, app.lower())
 
     return build
 
 
-def _light(filters: int, blocks: tuple[int, ...]) -> Callable[[], Any]:
-    def build() -> Any:
+def _first_conv_rgb(model: Any) -> None:
+    """Reverse the input channels of the first convolution (BGR weights → RGB input)."""
+    from keras import layers as kl
+
+    conv = next(layer for layer in model.layers if isinstance(layer, kl.Conv2D))
+    kernel, *rest = conv.get_weights()
+    conv.set_weights([kernel[:, :, ::-1, :], *rest])
+
+
+def _light(filters: int, blocks: tuple[int, ...]) -> Callable[[str, int], Any]:
+    def build(weights: str, input_size: int) -> Any:  # noqa: ARG001 (checked by Architecture.build)
         from eurosat.model import build_model
 
-        return build_model(filters=filters, blocks_per_stage=blocks)
+        return build_model(filters=filters, blocks_per_stage=blocks, input_size=input_size)
 
     return build
 
@@ -111,21 +167,25 @@ ARCHITECTURES: dict[str, Architecture] = {
             "mobilenetv3_small",
             "Keras MobileNetV3Small (depthwise-separable, squeeze-excite)",
             _application("MobileNetV3Small", True, include_preprocessing=False),
+            imagenet=True,
         ),
         Architecture(
             "mobilenetv3_large",
             "Keras MobileNetV3Large",
             _application("MobileNetV3Large", True, include_preprocessing=False),
+            imagenet=True,
         ),
         Architecture(
             "efficientnet_b0",
             "Keras EfficientNetB0 (rescales 0-255 itself)",
             _application("EfficientNetB0", False),
+            imagenet=True,
         ),
         Architecture(
             "resnet50",
             "Keras ResNet50 (bottleneck blocks; large for 64×64 tiles on a CPU)",
             _application("ResNet50", True),
+            imagenet=True,
         ),
     )
 }

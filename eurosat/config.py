@@ -90,6 +90,11 @@ class TrainConfig:
     ema: bool = False  # exponential moving average of the weights (evaluated and checkpointed)
     calibrate: bool = True  # fit temperature scaling on the validation split and fold it into the model
     arch: str = "resnet_light"  # eurosat.architectures name (python -m eurosat.train --list-archs)
+    weights: str = "none"  # transfer learning: "none", "imagenet" (Keras applications) or a .keras file
+    freeze_backbone: bool = False  # train only the head (pool, dropout, predictions) ...
+    unfreeze_epoch: int | None = None  # ... until this epoch (0-based), then the whole model
+    backbone_lr_scale: float = 1.0  # the backbone learns at this × the learning rate
+    input_size: int = 64  # the tile is resized to this side inside the model (ImageNet backbones)
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""

@@ -41,11 +41,21 @@ def _residual_block(x, filters: int, stride: int, name: str):
     return layers.Activation("gelu", name=f"{name}_out")(y)
 
 
+def upscaled(x, input_size: int):
+    """``x`` resized (bilinear) to ``input_size`` × ``input_size`` by a layer, or ``x`` at 64."""
+    from keras import layers
+
+    if input_size == TILE_SIZE:
+        return x
+    return layers.Resizing(input_size, input_size, interpolation="bilinear", name="upscale")(x)
+
+
 def build_model(
     filters: int = 32,
     blocks_per_stage: tuple[int, ...] = (2, 2, 2),
     num_classes: int = NUM_CLASSES,
     dropout: float = 0.2,
+    input_size: int = TILE_SIZE,
 ) -> keras.Model:
     """Build the light ResNet.
 
@@ -53,6 +63,8 @@ def build_model(
     mean/std normalisation is the model's first layer. Stem: 3×3 conv, ``filters``
     channels, stride 2 (64→32 px). Stages of basic residual blocks double the width
     and halve the size (32→16→8 px). Output: (N, ``num_classes``) softmax probabilities.
+    With ``input_size`` ≠ 64 the tile is resized (bilinear) to that size inside the model first
+    (the input stays 64×64; the work grows with (size/64)²).
     """
     import keras
     from keras import layers
@@ -60,7 +72,7 @@ def build_model(
     mean = np.array(EUROSAT_MEAN, dtype="float32") * 255.0
     var = (np.array(EUROSAT_STD, dtype="float32") * 255.0) ** 2
     inputs = keras.Input((TILE_SIZE, TILE_SIZE, 3), name=INPUT_NAME, dtype="float32")
-    x = layers.Normalization(mean=mean, variance=var, name="normalize")(inputs)
+    x = layers.Normalization(mean=mean, variance=var, name="normalize")(upscaled(inputs, input_size))
     x = _conv_bn(x, filters, 3, 2, "stem")
     x = layers.Activation("gelu", name="stem_gelu")(x)
     width = filters

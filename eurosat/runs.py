@@ -43,6 +43,7 @@ GUARD_FILE = ".train.lock.guard"
 LAUNCH_FILE = "launch.json"
 STOP_FILE = "stop_requested.json"
 LOG_FILE = "train.log"
+BEST_CHECKPOINT = "best.keras"
 TRAINER_MODULE = "eurosat.train"
 #: Names the app itself uses in the runs folder (and the temporary files it writes beside them).
 RESERVED_NAMES = frozenset({"promoted", "train.lock", "active.json"})
@@ -72,6 +73,11 @@ class TrainSettings:
     name: str = ""  # run folder name; empty = a timestamped one
     export: bool = True  # TFLite export at the end (needed to promote the run)
     arch: str = _DEFAULTS.arch  # eurosat.architectures name
+    weights: str = _DEFAULTS.weights  # "none", "imagenet" or a .keras file (eurosat.transfer)
+    freeze_backbone: bool = _DEFAULTS.freeze_backbone
+    unfreeze_epoch: int | None = _DEFAULTS.unfreeze_epoch
+    backbone_lr_scale: float = _DEFAULTS.backbone_lr_scale
+    input_size: int = _DEFAULTS.input_size
 
     def validate(self) -> None:
         """Raise :class:`TrainingError` naming the first bad setting."""
@@ -88,6 +94,12 @@ class TrainSettings:
         if self.arch not in ARCHITECTURES:
             raise TrainingError(f"Unknown architecture '{self.arch}'; choose one of "
                                 f"{', '.join(ARCHITECTURES)}.")
+        from eurosat.train import check_transfer_settings
+
+        check_transfer_settings(config.TrainConfig(
+            data="", out="", epochs=self.epochs, arch=self.arch, weights=self.weights,
+            freeze_backbone=self.freeze_backbone, unfreeze_epoch=self.unfreeze_epoch,
+            backbone_lr_scale=self.backbone_lr_scale, input_size=self.input_size))
         if self.name and (not _NAME_RE.match(self.name) or self.name in RESERVED_NAMES
                           or self.name.lower().endswith(RESERVED_SUFFIXES)):
             raise TrainingError(
@@ -103,6 +115,17 @@ class TrainSettings:
                "--lr", repr(float(self.learning_rate)), "--subset", repr(float(self.subset))]
         if self.arch != _DEFAULTS.arch:
             cmd += ["--arch", self.arch]
+        if self.weights != _DEFAULTS.weights:
+            cmd += ["--weights", str(Path(self.weights).expanduser())
+                    if self.weights not in ("none", "imagenet") else self.weights]
+        if self.freeze_backbone:
+            cmd.append("--freeze-backbone")
+            if self.unfreeze_epoch is not None:
+                cmd += ["--unfreeze-epoch", str(self.unfreeze_epoch)]
+        if self.backbone_lr_scale != _DEFAULTS.backbone_lr_scale:
+            cmd += ["--backbone-lr-scale", repr(float(self.backbone_lr_scale))]
+        if self.input_size != _DEFAULTS.input_size:
+            cmd += ["--input-size", str(self.input_size)]
         if not self.augment:
             cmd.append("--no-augment")
         if not self.export:
@@ -387,6 +410,60 @@ def launch_run(settings: TrainSettings, root: Path | None = None) -> Run:
         write_json_atomic(root / LOCK_FILE, {"pid": proc.pid, "run": name, "run_dir": str(run_dir),
                                              "started": started})
     return read_run(run_dir)
+
+
+def testable(run: Run) -> bool:
+    """A run that is over and has a best checkpoint: "Test only" can test (and export) it."""
+    return not run.is_active and (run.path / BEST_CHECKPOINT).is_file()
+
+
+def test_command(run_dir: Path) -> list[str]:
+    """The trainer's command line that tests and exports a run again (``--finalize``)."""
+    return [sys.executable, "-m", TRAINER_MODULE, "--out", str(run_dir), "--finalize"]
+
+
+def launch_test(run_dir: Path, root: Path | None = None) -> Run:
+    """"Test only": test and export a run's best checkpoint again, in the background, no training.
+
+    Runs ``python -m eurosat.train --out RUN --finalize`` under the same one-at-a-time lock as a
+    training (it loads TensorFlow and the data). A stopped run becomes finished, tested and
+    promotable; a finished one gets fresh test figures (``results.json``).
+
+    Raises:
+        TrainingError: the run has no ``best.keras``, is still running, or a training is running.
+    """
+    root = Path(root) if root is not None else config.runs_dir()
+    run = read_run(Path(run_dir))
+    if not testable(run):
+        raise TrainingError(f"Run '{run.name}' cannot be tested: "
+                            + ("it is still running." if run.is_active else "it has no best checkpoint "
+                               "(no finished epoch)."))
+    with _guard(root):
+        holder = lock_holder(root)
+        if holder:
+            raise TrainingError(_busy_message(str(holder.get("run")), holder.get("pid")))
+        other = next((r for r in list_runs(root) if r.is_active), None)
+        if other:
+            raise TrainingError(_busy_message(other.name, other.pid))
+        cmd = test_command(run.path)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        (run.path / STOP_FILE).unlink(missing_ok=True)  # an old stop request is not this test's
+        try:
+            with open(run.path / LOG_FILE, "ab") as log:
+                log.write(b"\n--- test only (no training) ---\n")
+                log.flush()
+                proc = subprocess.Popen(cmd, cwd=config.REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise TrainingError(f"Could not start the test ({' '.join(cmd[:3])}): {exc}") from exc
+        _CHILDREN[proc.pid] = proc
+        # "testing" with the new pid at once: the page shows it live, not as the old finished state
+        write_json_atomic(run.path / STATUS_FILE, {**run.status, "state": "testing", "pid": proc.pid,
+                                                   "updated": time.time()})
+        write_json_atomic(root / LOCK_FILE, {"pid": proc.pid, "run": run.name, "run_dir": str(run.path),
+                                             "started": time.time()})
+    return read_run(run.path)
 
 
 def stop_run(run_dir: Path) -> int:

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eurosat import config
-from eurosat.classes import CLASS_NAMES, NUM_CLASSES
+from eurosat import config, transfer
+from eurosat.classes import CLASS_NAMES, NUM_CLASSES, TILE_SIZE
 from eurosat.config import TrainConfig
 from eurosat.data import ImageSource, make_dataset, read_split, take_fraction
-from eurosat.errors import EuroSATError
+from eurosat.errors import EuroSATError, TrainingError
 from eurosat.metrics import classification_report
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,9 +101,17 @@ class _StopFlag:
         signal.signal(signal.SIGINT, handler)
 
 
+def _best_val_so_far(run_dir: Path) -> float | None:
+    """Best validation accuracy in the run's metrics log (None: no epoch yet)."""
+    vals = [e["val_accuracy"] for e in _epoch_log(run_dir) if "val_accuracy" in e]
+    return max(vals) if vals else None
+
+
 def _make_callbacks(run_dir: Path, cfg: TrainConfig, steps: int, start_epoch: int, stop: _StopFlag,
                     started: float):
     import keras
+
+    best_so_far = _best_val_so_far(run_dir) if start_epoch else None  # a resumed run or a second phase
 
     status_path = run_dir / STATUS_FILE
     metrics_path = run_dir / METRICS_LOG
@@ -150,7 +158,7 @@ def _make_callbacks(run_dir: Path, cfg: TrainConfig, steps: int, start_epoch: in
         *ema,  # before the checkpoints: they (and validation) see the averaged weights
         keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras"), save_best_only=False),
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy",
-                                        mode="max", save_best_only=True),
+                                        mode="max", save_best_only=True, initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
         *tensorboard_callbacks(run_dir),
     ]
@@ -163,8 +171,12 @@ def _completed_epochs(run_dir: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip())
 
 
-def _compile(model, cfg: TrainConfig, total_steps: int, warmup_steps: int) -> None:
+def _compile(model, cfg: TrainConfig, total_steps: int, warmup_steps: int, done_steps: int = 0) -> None:
+    """Compile with AdamW on a warm-up + cosine schedule; ``done_steps`` continues the schedule
+    (the second phase of a frozen-then-unfrozen fine-tune starts where the first ended)."""
     import keras
+
+    from eurosat.transfer import backbone_scaled_adamw
 
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=cfg.learning_rate / 10,
@@ -173,9 +185,16 @@ def _compile(model, cfg: TrainConfig, total_steps: int, warmup_steps: int) -> No
         warmup_target=cfg.learning_rate,
         warmup_steps=warmup_steps,
     )
-    opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay,
-                                 use_ema=cfg.ema, ema_momentum=EMA_MOMENTUM)
+    options = dict(learning_rate=schedule, weight_decay=cfg.weight_decay, use_ema=cfg.ema,
+                   ema_momentum=EMA_MOMENTUM)
+    if cfg.backbone_lr_scale != 1.0:
+        opt = backbone_scaled_adamw()(backbone_lr_scale=cfg.backbone_lr_scale, **options)
+    else:
+        opt = keras.optimizers.AdamW(**options)
     opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    if done_steps:
+        opt.build(model.trainable_variables)
+        opt.iterations.assign(done_steps)
     model.compile(
         optimizer=opt,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
@@ -250,6 +269,30 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     return round(float(np.mean(np.asarray(a) == np.asarray(b))), 5)
 
 
+def build_for(cfg: TrainConfig):
+    """The untrained (or ImageNet-initialised) Keras model a run's settings ask for."""
+    from eurosat import architectures
+    from eurosat.model import build_model
+
+    arch = architectures.get(cfg.arch)
+    if arch.name == architectures.DEFAULT_ARCH and cfg.weights != transfer.WEIGHTS_IMAGENET:
+        return build_model(filters=cfg.filters, input_size=cfg.input_size)
+    weights = cfg.weights if cfg.weights == transfer.WEIGHTS_IMAGENET else transfer.WEIGHTS_NONE
+    return arch.build(weights=weights, input_size=cfg.input_size)
+
+
+def _frozen(cfg: TrainConfig, epoch: int) -> bool:
+    return transfer.frozen_at(epoch, cfg.freeze_backbone, cfg.unfreeze_epoch)
+
+
+def _phases(cfg: TrainConfig, start_epoch: int) -> list[tuple[int, int]]:
+    """Epoch ranges [first, last) fitted one after the other: two when the backbone thaws mid-run."""
+    thaw = cfg.unfreeze_epoch if cfg.freeze_backbone else None
+    if thaw is not None and start_epoch < thaw < cfg.epochs:
+        return [(start_epoch, thaw), (thaw, cfg.epochs)]
+    return [(start_epoch, cfg.epochs)]
+
+
 def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None) -> dict:
     """Run one training (or resume it), then test and export. Returns the final status dict.
 
@@ -258,7 +301,6 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     import keras
 
     from eurosat import architectures
-    from eurosat.model import build_model
 
     run_dir = Path(cfg.out)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -287,29 +329,46 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     del x_fit
 
     start_epoch = _completed_epochs(run_dir) if resume else 0
+    total_steps, warmup_steps = steps * cfg.epochs, steps * cfg.warmup_epochs
     if resume and (run_dir / "last.keras").exists():
+        transfer.backbone_scaled_adamw()  # registered before loading a checkpoint that uses it
         model = keras.models.load_model(run_dir / "last.keras")
         model.optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
         print(f"resuming after epoch {start_epoch}", flush=True)
+        if transfer.set_backbone_trainable(model, not _frozen(cfg, start_epoch)):
+            _compile(model, cfg, total_steps, warmup_steps, done_steps=steps * start_epoch)
     else:
         if not resume:
             (run_dir / METRICS_LOG).unlink(missing_ok=True)
         start_epoch = 0
-        arch = architectures.get(cfg.arch)
-        model = build_model(filters=cfg.filters) if arch.name == architectures.DEFAULT_ARCH else arch.build()
+        model = build_for(cfg)
         if cfg.init_from:
             model.set_weights(_load_weights(Path(cfg.init_from)))
             print(f"weights initialised from {cfg.init_from}", flush=True)
-        _compile(model, cfg, steps * cfg.epochs, steps * cfg.warmup_epochs)
+        if cfg.weights not in (transfer.WEIGHTS_NONE, transfer.WEIGHTS_IMAGENET):
+            print(transfer.copy_matching_weights(model, Path(cfg.weights).expanduser()).summary(), flush=True)
+        transfer.set_backbone_trainable(model, not _frozen(cfg, 0))
+        _compile(model, cfg, total_steps, warmup_steps)
     print(f"model {cfg.arch}: {model.count_params()} parameters, "
-          f"{architectures.model_flops(model) / 1e6:.1f} MFLOPs/tile",
+          f"{architectures.model_flops(model) / 1e6:.1f} MFLOPs/tile"
+          + (f" (tiles upscaled to {cfg.input_size} px)" if cfg.input_size != TILE_SIZE else ""),
           flush=True)
 
     t0 = time.time()
-    model.fit(
-        train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start_epoch,
-        callbacks=_make_callbacks(run_dir, cfg, steps, start_epoch, stop, started), verbose=2,
-    )
+    for first, last in _phases(cfg, start_epoch):
+        if first > start_epoch:  # the backbone thaws: recompile, the schedule continues
+            if _completed_epochs(run_dir) < first or stop.requested:
+                break  # stopped or stopped early before the phase
+            transfer.set_backbone_trainable(model, True)
+            _compile(model, cfg, total_steps, warmup_steps, done_steps=steps * first)
+            print(f"epoch {first + 1}: backbone unfrozen", flush=True)
+        frozen = sum(1 for layer in model.layers if layer.weights and not layer.trainable)
+        if frozen:
+            print(f"{frozen} backbone layers frozen, head trained", flush=True)
+        model.fit(
+            train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
+            callbacks=_make_callbacks(run_dir, cfg, steps, first, stop, started), verbose=2,
+        )
     train_time = time.time() - t0
     done = _completed_epochs(run_dir)
     status: dict = {"pid": os.getpid(), "started": started, "updated": time.time(), "epoch": done,
@@ -379,7 +438,9 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     from eurosat.model import TTA_VIEWS, with_tta
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
+    transfer.backbone_scaled_adamw()  # registered: the checkpoint may use it
     best_raw = keras.models.load_model(run_dir / "best.keras")
+    transfer.set_backbone_trainable(best_raw, True)  # the shipped model is whole again (fine-tunable)
     calibrated, calibration = _calibrate(best_raw, cfg, x_val, y_val, x_test, y_test)
     keras_file = save_keras_compact(calibrated, run_dir / config.KERAS_FILE)
     best = keras.models.load_model(keras_file)  # the weights that ship (float16-stored, calibrated)
@@ -459,6 +520,25 @@ def finalize(run_dir: Path) -> dict:
     return finish_run(run_dir, cfg, status, x_train, x_val, y_val, x_test, y_test)
 
 
+def check_transfer_settings(cfg: TrainConfig) -> None:
+    """Raise :class:`TrainingError` for transfer-learning settings that cannot work together."""
+    from eurosat.architectures import INPUT_SIZES, get
+
+    arch = get(cfg.arch)
+    transfer.check_weights_spec(cfg.weights)
+    if cfg.weights == transfer.WEIGHTS_IMAGENET and not arch.imagenet:
+        raise TrainingError(f"--weights imagenet: '{cfg.arch}' has no ImageNet weights; use a Keras "
+                            "application (--list-archs) or a weights file.")
+    if cfg.input_size not in INPUT_SIZES:
+        raise TrainingError(f"--input-size must be one of {', '.join(map(str, INPUT_SIZES))}.")
+    if not 0 < cfg.backbone_lr_scale <= 1:
+        raise TrainingError("--backbone-lr-scale must be in (0, 1].")
+    if cfg.unfreeze_epoch is not None and not cfg.freeze_backbone:
+        raise TrainingError("--unfreeze-epoch needs --freeze-backbone.")
+    if cfg.unfreeze_epoch is not None and not 0 <= cfg.unfreeze_epoch < cfg.epochs:
+        raise TrainingError(f"--unfreeze-epoch must be in [0, {cfg.epochs}) (the epochs of the run).")
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     """Command-line flags → (TrainConfig, resume, finalize)."""
     d = TrainConfig()
@@ -479,6 +559,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--subset", type=float, default=d.subset, help="fraction of each split to use")
     p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
     p.add_argument("--init-from", default=None, help="start from this .keras model's weights (fine-tune)")
+    p.add_argument("--weights", default=d.weights,
+                   help="start from: none (random), imagenet (Keras applications; downloaded once where "
+                        "online) or a .keras model file (every layer whose name and shape match)")
+    p.add_argument("--freeze-backbone", action="store_true",
+                   help="train only the head (pool, dropout, predictions); see --unfreeze-epoch")
+    p.add_argument("--unfreeze-epoch", type=int, default=None,
+                   help="with --freeze-backbone: train the whole model from this epoch (0-based)")
+    p.add_argument("--backbone-lr-scale", type=float, default=d.backbone_lr_scale,
+                   help="the backbone learns at this × the learning rate (e.g. 0.1 when fine-tuning)")
+    p.add_argument("--input-size", type=int, default=d.input_size,
+                   help="resize each 64×64 tile to this side inside the model (64, 96, 128, 160, 224; "
+                        "the work per tile grows with (size/64)²)")
     p.add_argument("--patience", type=int, default=d.patience)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-export", action="store_true", help="skip the TFLite export")
@@ -518,7 +610,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta,
                       teacher=a.teacher, distill_weight=a.distill_weight,
                       outlier_fraction=a.outlier_fraction, ema=a.ema, calibrate=not a.no_calibrate,
-                      outlier_kinds=tuple(k.strip() for k in a.outlier_kinds.split(",") if k.strip()))
+                      outlier_kinds=tuple(k.strip() for k in a.outlier_kinds.split(",") if k.strip()),
+                      weights=a.weights, freeze_backbone=a.freeze_backbone, unfreeze_epoch=a.unfreeze_epoch,
+                      backbone_lr_scale=a.backbone_lr_scale, input_size=a.input_size)
+    try:
+        check_transfer_settings(cfg)
+    except EuroSATError as exc:
+        p.error(str(exc))
     if not 0 < cfg.subset <= 1:
         p.error("--subset must be in (0, 1]")
     from eurosat.synthetic import OUTLIER_KINDS

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from eurosat import architectures, config, run_compare, runs
+from eurosat import architectures, config, run_compare, runs, transfer
 from eurosat import training_charts as charts
 from eurosat.errors import EuroSATError
 from eurosat.registry import active_model, promote_run, revert_to_shipped
@@ -12,6 +12,8 @@ from eurosat.ui.frame import ensure_frame
 ensure_frame()
 PCT = st.column_config.NumberColumn(format="percent")
 d = runs.TrainSettings()
+WEIGHT_CHOICES = {"none": "random (from scratch)", "imagenet": "ImageNet (Keras downloads it once; online)",
+                  "file": "a weights file"}
 
 st.title("Train")
 st.caption(f"Retrain a model in the background (one training at a time). Runs are saved in "
@@ -22,14 +24,19 @@ if st.session_state[state.TRAIN_NOTICE]:
     st.session_state[state.TRAIN_NOTICE] = None
 
 table = architectures.stored_table()
-arch = st.selectbox("Architecture", list(architectures.ARCHITECTURES), key="train_arch",
+a1, a2 = st.columns([3, 1])
+arch = a1.selectbox("Architecture", list(architectures.ARCHITECTURES), key="train_arch",
                     format_func=lambda n: f"{n}{' (default)' if n == architectures.DEFAULT_ARCH else ''}")
+size = a2.selectbox("Input size (px)", architectures.INPUT_SIZES, key="train_input_size",
+                    help="Each 64×64 tile is resized to this side inside the model (for ImageNet backbones, "
+                         "which learnt on larger images). The work per tile grows with (size/64)².")
 facts = table.get(arch)
 base = table.get(architectures.DEFAULT_ARCH)
 if facts and base:
+    mflops = transfer.upscaled_mflops(facts["mflops"], size)
     st.caption(f"{architectures.ARCHITECTURES[arch].description}: **{facts['parameters']:,} parameters, "
-               f"{facts['mflops']:.1f} MFLOPs per 64×64 tile** ({facts['mflops'] / base['mflops']:.2f}× the "
-               "default's model work per tile; trained from scratch, no pre-trained weights).")
+               f"{'≈' if size != 64 else ''}{mflops:,.1f} MFLOPs per tile** ({mflops / base['mflops']:.2f}× "
+               f"the default's model work per tile{f', tiles upscaled to {size} px' if size != 64 else ''}).")
 with st.form("train_form"):
     c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
     data = c1.text_input("Data (EuroSAT_RGB.zip or a folder of class folders)", value=d.data)
@@ -42,11 +49,29 @@ with st.form("train_form"):
                              help="Fraction of every split: 0.01 is a quick run of about 240 images.")
     augment = c3.checkbox("Augmentation", d.augment)
     export = c4.checkbox("Export TFLite", d.export, help="Needed to promote the run.")
+    with st.expander("Transfer learning (start from other weights, freeze the backbone)"):
+        w1, w2 = st.columns([1, 2])
+        start = w1.selectbox("Start from", list(WEIGHT_CHOICES), format_func=WEIGHT_CHOICES.get,
+                             key="train_weights")
+        weights_file = w2.text_input("Weights file (.keras, any architecture: layers matching by name and "
+                                     "shape are copied)", key="train_weights_file",
+                                     placeholder="/path/to/model.keras")
+        f1, f2, f3 = st.columns(3)
+        freeze = f1.checkbox("Freeze the backbone", key="train_freeze",
+                             help="Train only the head (pooling, dropout, the 10-class layer).")
+        thaw = f2.number_input("Unfreeze at epoch (0: stay frozen)", 0, 1000, 0, key="train_unfreeze",
+                               help="From this epoch (counted from 0) the whole model trains.")
+        lr_scale = f3.number_input("Backbone learning-rate scale", 0.001, 1.0, d.backbone_lr_scale,
+                                   step=0.05, format="%.3f", key="train_backbone_lr",
+                                   help="The backbone learns at this × the learning rate (e.g. 0.1).")
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
+    weights = (weights_file.strip() or "(no file given)") if start == "file" else start
     settings = runs.TrainSettings(data=data.strip(), epochs=int(epochs), batch_size=int(batch),
                                   learning_rate=float(lr), augment=augment, subset=float(subset),
-                                  name=name.strip(), export=export, arch=arch)
+                                  name=name.strip(), export=export, arch=arch, weights=weights,
+                                  freeze_backbone=freeze, unfreeze_epoch=int(thaw) if thaw else None,
+                                  backbone_lr_scale=float(lr_scale), input_size=int(size))
     try:
         launched = runs.launch_run(settings)
         st.session_state[state.TRAIN_LIVE_RUN] = launched.name
@@ -103,6 +128,18 @@ picked = st.selectbox("Run", [r.name for r in all_runs], key="train_history_run"
 run = next(r for r in all_runs if r.name == picked)
 if run.status.get("error"):
     st.error(run.status["error"])
+t1, t2 = st.columns([1, 4], vertical_alignment="center")
+if t1.button("Test only", key="train_test_only", disabled=not runs.testable(run),
+             help="Test (and export) this run's best checkpoint on the test split again, without training: "
+                  "a stopped run becomes tested and promotable."):
+    try:
+        runs.launch_test(run.path)
+        st.session_state[state.TRAIN_LIVE_RUN] = run.name
+        st.rerun()
+    except EuroSATError as exc:
+        st.error(str(exc))
+t2.caption("Test only: evaluates the best checkpoint on the test split in the background (no training)."
+           if runs.testable(run) else "Test only needs a run that is over and has a best checkpoint.")
 left, right = st.columns([2, 3])
 with left:
     st.markdown("**Learning curves**")

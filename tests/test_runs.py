@@ -312,3 +312,16 @@ def test_stopping_a_real_run_keeps_its_checkpoint_and_partial_metrics(runs_dir, 
     while runs.trainer_alive(run.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not runs.trainer_alive(run.pid)  # the process ended
+
+    # "Test only": the stopped run's best checkpoint is tested and exported, no epoch is trained
+    assert runs.testable(run) and not run.promotable
+    epochs_before = len(run.metrics)
+    tested = runs.launch_test(run.path)
+    assert tested.state == "testing" and runs.current_run() is not None
+    with pytest.raises(TrainingError, match="already running"):
+        runs.launch_test(run.path)
+    run = runs.wait_for(run.path, timeout_s=600)
+    assert run.state == "finished", runs.log_tail(run.path, 40)
+    assert run.promotable and len(run.metrics) == epochs_before
+    assert set(run.results["test"]) >= {"keras", "tflite_dynamic", "tflite_int8"}
+    assert "test only" in runs.log_tail(run.path, 400)

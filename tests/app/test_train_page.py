@@ -24,11 +24,15 @@ def button(at: AppTest, label: str):
 
 def test_form_has_every_training_setting(runs_dir):
     at = open_train_page()
-    assert [w.label for w in at.number_input] == ["Epochs", "Batch size", "Learning rate", "Subset fraction"]
-    data, name = at.text_input
+    assert [w.label for w in at.number_input] == ["Epochs", "Batch size", "Learning rate", "Subset fraction",
+                                                  "Unfreeze at epoch (0: stay frozen)",
+                                                  "Backbone learning-rate scale"]
+    data, name, weights_file = at.text_input
     assert data.label.startswith("Data") and data.value.endswith("EuroSAT_RGB.zip")
-    assert name.label == "Run name"
-    assert [w.label for w in at.checkbox] == ["Augmentation", "Export TFLite"]
+    assert name.label == "Run name" and weights_file.label.startswith("Weights file")
+    assert [w.label for w in at.checkbox] == ["Augmentation", "Export TFLite", "Freeze the backbone"]
+    assert at.selectbox(key="train_weights").value == "none"
+    assert at.selectbox(key="train_input_size").value == 64
     assert button(at, "Start training")
     assert any("No training is running" in i.value for i in at.info)
     assert any("No finished, stopped or failed runs yet" in i.value for i in at.info)
@@ -123,3 +127,58 @@ def test_architecture_picker_shows_its_cost_before_launch(runs_dir):
     cmd = settings.command(runs_dir / "r")
     assert cmd[cmd.index("--arch") + 1] == "mobilenetv3_small"
     assert "--arch" not in runs.TrainSettings().command(runs_dir / "r")  # the default needs no flag
+
+
+def test_transfer_settings_reach_the_trainer_and_bad_ones_are_refused(runs_dir, tmp_path, monkeypatch):
+    launched = []
+    monkeypatch.setattr(runs, "launch_run", lambda settings: launched.append(settings) or runs.Run(
+        "x", runs_dir / "x", "starting", {}, {}, [], None, {"pid": 1}))
+    at = open_train_page()
+    at.selectbox(key="train_arch").set_value("mobilenetv3_small").run()
+    at.selectbox(key="train_input_size").set_value(128).run()
+    assert any("≈39.2 MFLOPs per tile" in c.value and "upscaled to 128 px" in c.value for c in at.caption), [
+        c.value for c in at.caption]
+    at.selectbox(key="train_weights").set_value("imagenet")  # form widgets: sent with the submit
+    at.checkbox(key="train_freeze").check()
+    at.number_input(key="train_unfreeze").set_value(3)
+    at.number_input(key="train_backbone_lr").set_value(0.1)
+    button(at, "Start training").click().run()
+    assert not at.exception, at.exception
+    s = launched[-1]
+    assert (s.arch, s.weights, s.freeze_backbone, s.unfreeze_epoch, s.input_size) == (
+        "mobilenetv3_small", "imagenet", True, 3, 128)
+    assert abs(s.backbone_lr_scale - 0.1) < 1e-9
+
+    monkeypatch.undo()
+    at.selectbox(key="train_weights").set_value("file")
+    at.text_input(key="train_weights_file").input(str(tmp_path / "missing.keras"))
+    button(at, "Start training").click().run()
+    assert any("existing .keras" in e.value for e in at.error), [e.value for e in at.error]
+    assert not any(p.is_dir() for p in runs_dir.iterdir())  # nothing was started
+
+
+def test_test_only_relaunches_a_stopped_run_and_needs_a_checkpoint(runs_dir, monkeypatch):
+    import shutil
+    import sys
+
+    from eurosat import config
+
+    monkeypatch.setattr(runs, "test_command", lambda run_dir: [
+        sys.executable, "-c", "import time; time.sleep(60)", "-m", runs.TRAINER_MODULE])
+    write_fake_run(runs_dir, "empty", state="stopped", done=0, started=1e9)
+    halted = write_fake_run(runs_dir, "halted", state="stopped", done=2, started=2e9)
+    shutil.copyfile(config.models_dir() / config.KERAS_FILE, halted / "best.keras")
+    at = open_train_page()
+    assert at.selectbox(key="train_history_run").value == "halted"
+    assert not button(at, "Test only").disabled
+    button(at, "Test only").click().run()
+    assert not at.exception, at.exception
+    run = runs.read_run(halted)
+    try:
+        assert run.state == "testing" and runs.current_run().name == "halted"
+        assert any(h.value == "Running: halted" for h in at.subheader)
+        at.selectbox(key="train_history_run").select("empty").run()
+        assert button(at, "Test only").disabled
+        assert any("needs a run that is over and has a best checkpoint" in c.value for c in at.caption)
+    finally:
+        runs.stop_run(halted)
