@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: run test test-fast chromium setup lint typecheck bench clean
+.PHONY: run test test-heavy test-fast chromium setup lint typecheck bench clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ run: setup
 
 test: setup chromium lint typecheck
 	$(PY) -m pytest
+
+# The 1-epoch runs of the three large architectures too (~15 min more on 2 cores).
+test-heavy: setup
+	EUROSAT_HEAVY_TESTS=1 $(PY) -m pytest -m slow tests/test_architectures.py
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not e2e"

@@ -11,7 +11,14 @@ Streamlit serves every session on its own thread the same way). All sessions are
   the app shared it until now;
 * **after** — :class:`~eurosat.serving.ClassifierPool` (one interpreter per core, 64-tile turns,
   shortest job first) behind :class:`~eurosat.serving.JobGate` (as many jobs at once as cores, the
-  smallest waiting first, small jobs never wait), what the Map page uses now.
+  smallest waiting first, small jobs never wait), what the Map page uses now;
+* **after, one core per job** — the same with 1-thread interpreters: a user alone then uses one
+  core, not all of them (the premise of "2 cores shared by 6 is 3× at best").
+
+The **floor** column is the least "× alone" any sharing can reach here: six jobs need six times
+one job's work in core-seconds, so the last of them cannot finish before
+``users × (one job alone on 1 thread) / cores``; divided by the time of one job alone with the
+threads it had. With a lone job on every core its floor is ``3 × its multi-core speed-up``.
 
 Cases: one user alone (median of 3); ``--users`` users pressing "Classify the whole scene" at once
 (each one's time / the one-user time); a 20-tile rectangle drawn while ``users - 1`` whole-scene jobs
@@ -90,26 +97,47 @@ def measure(clf, scene: Path, users: int, gate: JobGate | None = None) -> dict:
             "small_among_big_s": round(mixed[-1], 3), "small_ratio": round(mixed[-1] / small_alone, 2)}
 
 
+def cpu_flags() -> str:
+    """The SIMD flags of this CPU that matter to LiteRT (from /proc/cpuinfo; '' elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    lines = (line for line in text.splitlines() if line.startswith("flags"))
+    flags = next((line.split(":", 1)[1].split() for line in lines), [])
+    return " ".join(sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=6)
     p.add_argument("--model", type=Path, default=config.models_dir() / config.TFLITE_DYNAMIC)
     a = p.parse_args(argv)
     scene = config.default_scene()
-    res = {"model": a.model.name, "users": a.users, "cpus": os.cpu_count(),
+    cpus = os.cpu_count() or 1
+    res = {"model": a.model.name, "users": a.users, "cpus": cpus, "cpu_flags": cpu_flags(),
            "before": measure(TFLiteClassifier(a.model, num_threads=2), scene, a.users),
-           "after": measure(ClassifierPool(a.model), scene, a.users, JobGate())}
+           "after": measure(ClassifierPool(a.model), scene, a.users, JobGate()),
+           "after_one_core": measure(ClassifierPool(a.model, num_threads=1), scene, a.users, JobGate())}
+    one_core_alone = res["after_one_core"]["whole_alone_s"]
+    for name in ("before", "after", "after_one_core"):
+        r = res[name]
+        r["floor_ratio"] = round(a.users * one_core_alone / cpus / r["whole_alone_s"], 2)
     rows = ["`python benchmarks/load_users.py` — model "
             f"`{a.model.name}`, {a.users} users, {os.cpu_count()} CPUs; times are each job's own, start to "
             "result (reading, masks, model, footprints), in one run.", "",
-            "| sharing | whole scene alone | worst of the users at once (× alone) | 20-tile area alone | "
-            "20-tile area among the big jobs (× alone) |", "| --- | ---: | ---: | ---: | ---: |"]
+            f"CPU flags: {res['cpu_flags']}.", "",
+            "| sharing | whole scene alone | worst of the users at once (× alone) | floor (× alone) | "
+            "20-tile area alone | 20-tile area among the big jobs (× alone) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, label in (("before", "one interpreter + lock"),
-                        ("after", "interpreter pool + job gate, shortest first")):
+                        ("after", "interpreter pool + job gate, shortest first (the app)"),
+                        ("after_one_core", "the same, 1-thread interpreters (one core per job)")):
         r = res[name]
         rows.append(f"| {label} | {r['whole_alone_s']:.2f} s | {max(r['whole_concurrent_s']):.2f} s "
-                    f"({r['whole_worst_ratio']:.1f}×) | {r['small_alone_s']:.2f} s | "
-                    f"{r['small_among_big_s']:.2f} s ({r['small_ratio']:.1f}×) |")
+                    f"({r['whole_worst_ratio']:.1f}×) | {r['floor_ratio']:.1f}× | "
+                    f"{r['small_alone_s']:.2f} s | {r['small_among_big_s']:.2f} s "
+                    f"({r['small_ratio']:.1f}×) |")
     (ROOT / "benchmarks" / "load_users.md").write_text("\n".join(rows) + "\n")
     (ROOT / "benchmarks" / "load_users.json").write_text(json.dumps(res, indent=1))
     print("\n".join(rows))

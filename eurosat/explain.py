@@ -59,6 +59,9 @@ def load_keras_model(path: str | Path) -> keras.Model:
         )
     import keras
 
+    from eurosat.model import register_custom_layers
+
+    register_custom_layers()  # a model trained with --input-size holds an Upscale layer
     try:
         model = keras.models.load_model(path, compile=False)
     except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:

@@ -41,13 +41,47 @@ def _residual_block(x, filters: int, stride: int, name: str):
     return layers.Activation("gelu", name=f"{name}_out")(y)
 
 
+_UPSCALE: type | None = None
+
+
+def register_custom_layers() -> type:
+    """Define (once) and register the :class:`Upscale` layer, so ``.keras`` files using it load.
+
+    Our own layer, not Keras's ``Resizing``: a model with ``Resizing`` followed by BatchNormalization
+    exports to a SavedModel (the TFLite path) that does not reproduce it (Keras 3.15, seen here: the
+    float32 file's probabilities off by up to 0.7); a plain layer calling ``keras.ops.image.resize``
+    exports exactly (``tests/test_transfer.py`` checks the exported files).
+    """
+    global _UPSCALE
+    if _UPSCALE is None:
+        import keras
+
+        @keras.saving.register_keras_serializable(package="eurosat")
+        class Upscale(keras.layers.Layer):
+            """Bilinear resize of (N, H, W, C) images to (N, size, size, C)."""
+
+            def __init__(self, size: int, **kwargs):
+                super().__init__(**kwargs)
+                self.size = int(size)
+
+            def call(self, x):
+                return keras.ops.image.resize(x, (self.size, self.size), interpolation="bilinear")
+
+            def compute_output_shape(self, shape):
+                return (shape[0], self.size, self.size, shape[-1])
+
+            def get_config(self) -> dict:
+                return {**super().get_config(), "size": self.size}
+
+        _UPSCALE = Upscale
+    return _UPSCALE
+
+
 def upscaled(x, input_size: int):
     """``x`` resized (bilinear) to ``input_size`` × ``input_size`` by a layer, or ``x`` at 64."""
-    from keras import layers
-
     if input_size == TILE_SIZE:
         return x
-    return layers.Resizing(input_size, input_size, interpolation="bilinear", name="upscale")(x)
+    return register_custom_layers()(input_size, name="upscale")(x)
 
 
 def build_model(

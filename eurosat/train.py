@@ -35,6 +35,7 @@ from eurosat.config import TrainConfig
 from eurosat.data import ImageSource, make_dataset, read_split, take_fraction
 from eurosat.errors import EuroSATError, TrainingError
 from eurosat.metrics import classification_report
+from eurosat.model import register_custom_layers
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -206,6 +207,7 @@ def _load_weights(path: Path) -> list[np.ndarray]:
     """Weights of a ``.keras`` model of this architecture (for ``--init-from``)."""
     import keras
 
+    register_custom_layers()
     if not path.is_file():
         raise EuroSATError(f"--init-from: model file '{path}' not found")
     try:
@@ -332,6 +334,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     total_steps, warmup_steps = steps * cfg.epochs, steps * cfg.warmup_epochs
     if resume and (run_dir / "last.keras").exists():
         transfer.backbone_scaled_adamw()  # registered before loading a checkpoint that uses it
+        register_custom_layers()
         model = keras.models.load_model(run_dir / "last.keras")
         model.optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
         print(f"resuming after epoch {start_epoch}", flush=True)
@@ -438,7 +441,8 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     from eurosat.model import TTA_VIEWS, with_tta
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
-    transfer.backbone_scaled_adamw()  # registered: the checkpoint may use it
+    transfer.backbone_scaled_adamw()  # registered: the checkpoint may use them
+    register_custom_layers()
     best_raw = keras.models.load_model(run_dir / "best.keras")
     transfer.set_backbone_trainable(best_raw, True)  # the shipped model is whole again (fine-tunable)
     calibrated, calibration = _calibrate(best_raw, cfg, x_val, y_val, x_test, y_test)

@@ -254,3 +254,22 @@ def test_the_backbone_thaws_at_the_unfreeze_epoch(pool_and_split, tmp_path, caps
     )
     lines = (tmp_path / "thaw" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(s)["epoch"] for s in lines] == [1, 2]
+
+
+@pytest.mark.slow
+def test_an_upscaled_model_exports_files_that_honour_the_contract(pool_and_split, tmp_path, monkeypatch):
+    from eurosat import config, train
+    from eurosat.inference import TFLiteClassifier
+
+    monkeypatch.setattr(train, "CALIBRATION_CANDIDATES", 1)
+    pool, split, _ = pool_and_split
+    out = tmp_path / "up"
+    assert train.main(["--data", str(pool), "--split", str(split), "--out", str(out), "--arch",
+                       "resnet_light_small", "--batch-size", "16", "--epochs", "1", "--no-tta",
+                       "--input-size", "96"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    small = archs.stored_table()["resnet_light_small"]["mflops"]
+    assert results["flops_per_tile"] / 1e6 == pytest.approx(small * (96 / 64) ** 2, rel=0.01)
+    for name in (config.TFLITE_DYNAMIC, config.TFLITE_INT8):
+        probs = TFLiteClassifier(out / name).predict(np.full((3, 64, 64, 3), 120, np.float32))
+        assert probs.shape == (3, 10) and np.allclose(probs.sum(1), 1, atol=1e-2)
