@@ -36,7 +36,8 @@ def test_launch_watch_and_stop_a_tiny_run(app_url, page, eurosat_zip, tmp_path_f
     _fill(page, "Batch size", "16")
     _fill(page, "Subset fraction", "0.005")
     _fill(page, "Run name", "e2e-tiny")
-    page.get_by_text("Export TFLite").click()  # not needed: the run is stopped
+    page.get_by_text("Transfer learning (start from other weights").click()  # open: seen in the screenshot
+    page.get_by_text("Freeze the backbone").first.wait_for()
     page.get_by_role("button", name="Start training").click()
     try:
         page.get_by_text("Started run 'e2e-tiny'").wait_for()
@@ -61,3 +62,15 @@ def test_launch_watch_and_stop_a_tiny_run(app_url, page, eurosat_zip, tmp_path_f
     run = runs.wait_for(next(tmp_path_factory.getbasetemp().glob("e2e_app*/runs/e2e-tiny")), timeout_s=120)
     assert run.state == "stopped" and (run.path / "last.keras").is_file()
     assert len(run.metrics) >= 2 and run.metrics[-1].get("partial") is True
+    assert not run.promotable
+
+    # Test only: the stopped run's best checkpoint is tested and exported, then it can be promoted
+    page.get_by_role("button", name="Test only").click()
+    page.get_by_text("Running: e2e-tiny").wait_for(timeout=60_000)
+    page.get_by_text("Run 'e2e-tiny' ended: finished.").wait_for(timeout=600_000)
+    page.get_by_text(re.compile(r"Test accuracy \d")).first.wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "train_tested.png"), full_page=True)
+    assert page.get_by_role("button", name="Promote 'e2e-tiny'").is_enabled()
+    run = runs.read_run(run.path)
+    assert run.promotable and len(run.metrics) >= 2
