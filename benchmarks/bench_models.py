@@ -1,9 +1,10 @@
 """Accuracy against cost: every candidate model file, measured in one run on this machine.
 
-    .venv/bin/python benchmarks/bench_models.py [--runs runs/distil_v5 runs/v1_calibrated] \
+    .venv/bin/python benchmarks/bench_models.py [--runs runs/NAME ...] \
         [--reference REF.tflite]
 
-For each file: parameters, MFLOPs per tile as served (views included), tiles/s on 1 and 2 LiteRT
+The shipped files in ``models/`` are always measured beside the runs given. For each file: parameters,
+MFLOPs per tile as served (views included), tiles/s on 1 and 2 LiteRT
 threads (the 288 tiles of the shipped scene, model only, median of 3), validation and test accuracy
 and expected calibration error of the file itself, and for int8 files their top-1 agreement with the
 dynamic-range file of the same model. The reference row is today's shipped file before this change
@@ -80,10 +81,12 @@ def tiles_per_s(path: Path, tiles: np.ndarray, threads: int) -> float:
 def candidates(run_dirs: list[Path], reference: Path) -> list[dict]:
     rows = [{"label": "today's file (8-view TTA inside), reference", "path": reference,
              "params": PARAMS_V1, "mflops": 8 * FLOPS_V1 / 1e6, "views": 8}]
-    for d in run_dirs:
-        results = json.loads((d / "results.json").read_text())
+    # the shipped files (models/, their results in metrics.json) first, then each run's
+    for d in [config.models_dir(), *run_dirs]:
+        shipped = d == config.models_dir()
+        results = json.loads((d / ("metrics.json" if shipped else "results.json")).read_text())
         flops = results["flops_per_tile"] / 1e6
-        name = d.name
+        name = "shipped (models/)" if shipped else d.name
         for kind, file, views in (("dynamic", config.TFLITE_DYNAMIC, 1), ("int8", config.TFLITE_INT8, 1),
                                   ("tta", config.TFLITE_TTA, 8)):
             if (d / file).is_file():

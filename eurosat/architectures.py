@@ -64,13 +64,12 @@ class Architecture:
         return self.builder(weights, input_size)
 
 
-def _normalised(x: Any, mean: Any = None, variance: Any = None) -> Any:
-    """The EuroSAT mean/std normalisation layer on ``x`` (or the given mean/variance, 0-255 scale)."""
+def _normalised(x: Any) -> Any:
+    """The EuroSAT mean/std normalisation layer on ``x`` (0-255 scale in)."""
     from keras import layers
 
-    if mean is None:
-        mean = np.array(EUROSAT_MEAN, dtype="float32") * 255.0
-        variance = (np.array(EUROSAT_STD, dtype="float32") * 255.0) ** 2
+    mean = np.array(EUROSAT_MEAN, dtype="float32") * 255.0
+    variance = (np.array(EUROSAT_STD, dtype="float32") * 255.0) ** 2
     return layers.Normalization(mean=mean, variance=variance, name="normalize")(x)
 
 
@@ -106,7 +105,8 @@ def _application(app: str, normalise: bool, **kwargs: Any) -> Callable[[str, int
         options = dict(kwargs)
         imagenet = weights == "imagenet"
         if imagenet and _IMAGENET_INPUT[app] == "caffe":
-            x = _normalised(x, np.array(_CAFFE_MEAN_RGB, dtype="float32"), np.ones(3, dtype="float32"))
+            # a layer without weights: the legacy .h5 ImageNet files load layer by layer, in order
+            x = keras.layers.Rescaling(1.0, offset=[-m for m in _CAFFE_MEAN_RGB], name="normalize")(x)
         elif imagenet and "include_preprocessing" in options:
             options["include_preprocessing"] = True  # MobileNetV3: rescales 0-255 to [-1, 1] itself
         elif normalise:

@@ -273,3 +273,36 @@ def test_an_upscaled_model_exports_files_that_honour_the_contract(pool_and_split
     for name in (config.TFLITE_DYNAMIC, config.TFLITE_INT8):
         probs = TFLiteClassifier(out / name).predict(np.full((3, 64, 64, 3), 120, np.float32))
         assert probs.shape == (3, 10) and np.allclose(probs.sum(1), 1, atol=1e-2)
+
+
+def test_imagenet_weights_load_through_keras_with_each_input_convention(tmp_path, monkeypatch):
+    """Keras's own ImageNet path with the download replaced by a weights file made here (offline)."""
+    import keras
+    from keras.src.utils import file_utils
+
+    small = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(64, 64, 3),
+                                                include_preprocessing=True)
+    small.save_weights(tmp_path / "mnv3.weights.h5")
+    monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: str(tmp_path / "mnv3.weights.h5"))
+    model = archs.get("mobilenetv3_small").build(weights="imagenet")
+    conv = next(layer.name for layer in small.layers if layer.weights)
+    theirs = small.get_layer(conv).get_weights()[0]
+    np.testing.assert_array_equal(model.get_layer(conv).get_weights()[0], theirs)
+    assert "normalize" not in [layer.name for layer in model.layers]  # MobileNetV3 rescales 0-255 itself
+
+    resnet = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(64, 64, 3))
+    resnet.save_weights(tmp_path / "r50.weights.h5")
+    monkeypatch.setattr(file_utils, "get_file", lambda *a, **k: str(tmp_path / "r50.weights.h5"))
+    model = archs.get("resnet50").build(weights="imagenet")
+    bgr = resnet.get_layer("conv1_conv").get_weights()[0]
+    np.testing.assert_array_equal(model.get_layer("conv1_conv").get_weights()[0], bgr[:, :, ::-1, :])  # RGB
+    x = np.zeros((1, 64, 64, 3), np.float32)
+    shift = keras.Model(model.input, model.get_layer("normalize").output)(x).numpy()[0, 0, 0]
+    np.testing.assert_allclose(shift, [-123.68, -116.779, -103.939], atol=1e-3)  # caffe mean, unscaled
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    with pytest.raises(TrainingError, match="weights file"):
+        archs.get("mobilenetv3_small").build(weights="imagenet")
