@@ -11,9 +11,10 @@ Streamlit serves every session on its own thread the same way). All sessions are
   the app shared it until now;
 * **after** — :class:`~eurosat.serving.ClassifierPool` (one interpreter per core, 64-tile turns,
   shortest job first) behind :class:`~eurosat.serving.JobGate` (as many jobs at once as cores, the
-  smallest waiting first, small jobs never wait), what the Map page uses now;
-* **after, one core per job** — the same with 1-thread interpreters: a user alone then uses one
-  core, not all of them (the premise of "2 cores shared by 6 is 3× at best").
+  smallest waiting first, small jobs never wait), with every core's threads in each interpreter;
+* **after, one core per job** — the same with 1-thread interpreters, what the app serves with by
+  default (:func:`eurosat.config.serving_threads`): a user alone then uses one core, not all of them
+  (the premise of "2 cores shared by 6 is 3× at best").
 
 The **floor** column is the least "× alone" any sharing can reach here: six jobs need six times
 one job's work in core-seconds, so the last of them cannot finish before
@@ -131,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             "20-tile area alone | 20-tile area among the big jobs (× alone) |",
             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, label in (("before", "one interpreter + lock"),
-                        ("after", "interpreter pool + job gate, shortest first (the app)"),
-                        ("after_one_core", "the same, 1-thread interpreters (one core per job)")):
+                        ("after", "interpreter pool + job gate, shortest first, every core per interpreter"),
+                        ("after_one_core", "the same, 1-thread interpreters: one core per job (the app's "
+                                           "default, EUROSAT_SERVING_THREADS=1)")):
         r = res[name]
         rows.append(f"| {label} | {r['whole_alone_s']:.2f} s | {max(r['whole_concurrent_s']):.2f} s "
                     f"({r['whole_worst_ratio']:.1f}×) | {r['floor_ratio']:.1f}× | "

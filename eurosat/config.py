@@ -101,6 +101,21 @@ class TrainConfig:
         return asdict(self)
 
 
+def serving_threads() -> int:
+    """LiteRT threads of each interpreter the app serves with (``EUROSAT_SERVING_THREADS``, default 1).
+
+    The server holds one interpreter per core (:class:`eurosat.serving.ClassifierPool`). With 1
+    thread each, a job uses one core and six users pressing "Classify the whole scene" at once each
+    wait ≤ 4× their one-user time, a small rectangle ≤ 3× (``benchmarks/load_users.py``); a lone
+    user's big job is then ~1.5× slower than on every core. A one-user laptop may set it to the
+    core count. Values below 1 or not integers fall back to 1.
+    """
+    try:
+        return max(1, int(os.environ.get("EUROSAT_SERVING_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
 def stac_cache_dir() -> Path:
     """Folder where imagery fetched from STAC catalogues is cached (``EUROSAT_STAC_CACHE``).
 

@@ -72,3 +72,13 @@ def test_job_gate_runs_at_most_its_slots_and_lets_small_jobs_pass():
         t.join(5)
     assert order == ["first", "small", "big200", "big400"]  # then the smaller waiting job first
     assert estimate_tiles(None, 288) == 288 and 15 <= estimate_tiles((12.58, 52.478, 12.628, 52.51), 0) <= 30
+
+
+def test_serving_threads_default_to_one_core_per_job(monkeypatch):
+    from eurosat import config
+
+    monkeypatch.delenv("EUROSAT_SERVING_THREADS", raising=False)
+    assert config.serving_threads() == 1
+    for value, expected in (("2", 2), ("0", 1), ("many", 1)):
+        monkeypatch.setenv("EUROSAT_SERVING_THREADS", value)
+        assert config.serving_threads() == expected

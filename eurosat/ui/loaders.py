@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from eurosat import config
 from eurosat.registry import ModelInfo, active_model
 from eurosat.serving import ClassifierPool, JobGate
 
@@ -31,16 +32,17 @@ def current_model() -> ModelInfo:
     return active_model()
 
 
-def get_classifier(int8: bool = False, num_threads: int = 2) -> ClassifierPool:
+def get_classifier(int8: bool = False, num_threads: int | None = None) -> ClassifierPool:
     """The active model's TFLite classifier (dynamic-range by default), shared by every user of this
-    server: a pool of interpreters, shortest job first (:mod:`eurosat.serving`).
+    server: a pool of interpreters, shortest job first (:mod:`eurosat.serving`), each with
+    ``num_threads`` LiteRT threads (default :func:`eurosat.config.serving_threads`).
 
     Raises:
         ModelLoadError: the file is missing or broken.
     """
     info = current_model()
     path = info.tflite_int8 if int8 else info.tflite
-    return _classifier(str(path), _mtime(path), num_threads)
+    return _classifier(str(path), _mtime(path), num_threads or config.serving_threads())
 
 
 @st.cache_resource(show_spinner="Loading the Keras model (TensorFlow)…", max_entries=2)
