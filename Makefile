@@ -27,7 +27,7 @@ run: setup
 test: setup chromium lint typecheck
 	$(PY) -m pytest
 
-# The 1-epoch runs of the three large architectures too (~15 min more on 2 cores).
+# The 1-epoch runs of the large and the wide/deep architectures too (~20 min more on 2 cores).
 test-heavy: setup
 	EUROSAT_HEAVY_TESTS=1 $(PY) -m pytest -m slow tests/test_architectures.py
 

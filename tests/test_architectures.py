@@ -48,9 +48,10 @@ def test_default_flops_agree_with_the_shipped_model_card():
 
 
 # The three large Keras applications take 4-6 min each here (2 cores: build, one tiny epoch, three TFLite
-# conversions, Grad-CAM): they run with EUROSAT_HEAVY_TESTS=1 (`make test-heavy`), not in CI's time budget.
-# The default light ResNet is trained, exported and promoted by tests/test_train.py and tests/test_runs.py.
-HEAVY_ARCHS = ("mobilenetv3_large", "efficientnet_b0", "resnet50")
+# conversions, Grad-CAM), the wide and deep light ResNets ~40 s (the builder of resnet_light_small and of the
+# default, other widths or depths): they run with EUROSAT_HEAVY_TESTS=1 (`make test-heavy`), not in CI's time
+# budget. The default light ResNet is trained, exported and promoted by tests/test_train.py and test_runs.py.
+HEAVY_ARCHS = ("mobilenetv3_large", "efficientnet_b0", "resnet50", "resnet_light_wide", "resnet_light_deep")
 heavy = pytest.mark.skipif(not os.environ.get("EUROSAT_HEAVY_TESTS"),
                            reason="large architecture: set EUROSAT_HEAVY_TESTS=1 (make test-heavy)")
 ARCH_CASES = [pytest.param(n, marks=heavy) if n in HEAVY_ARCHS else n

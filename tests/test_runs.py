@@ -290,7 +290,7 @@ def test_page_launch_trains_a_tiny_run_that_can_be_promoted(runs_dir, eurosat_zi
 @pytest.mark.slow
 def test_stopping_a_real_run_keeps_its_checkpoint_and_partial_metrics(runs_dir, eurosat_zip):
     (runs_dir / runs.LOCK_FILE).write_text(json.dumps({"pid": dead_pid(), "run": "crashed-before"}))
-    run = runs.launch_run(runs.TrainSettings(data=str(eurosat_zip), name="long", export=False,
+    run = runs.launch_run(runs.TrainSettings(data=str(eurosat_zip), name="long",
                                              **{**TINY, "epochs": 50}))
     try:
         assert json.loads((runs_dir / runs.LOCK_FILE).read_text())["run"] == "long"  # stale lock taken over
@@ -318,7 +318,7 @@ def test_stopping_a_real_run_keeps_its_checkpoint_and_partial_metrics(runs_dir, 
     epochs_before = len(run.metrics)
     tested = runs.launch_test(run.path)
     assert tested.state == "testing" and runs.current_run() is not None
-    with pytest.raises(TrainingError, match="already running"):
+    with pytest.raises(TrainingError, match="still running"):
         runs.launch_test(run.path)
     run = runs.wait_for(run.path, timeout_s=600)
     assert run.state == "finished", runs.log_tail(run.path, 40)
