@@ -41,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_models import cpu_flags  # noqa: E402  (benchmarks/, the script's own folder)
+
 from eurosat import config  # noqa: E402
 from eurosat.inference import TFLiteClassifier  # noqa: E402
 from eurosat.serving import ClassifierPool, JobGate, estimate_tiles  # noqa: E402
@@ -96,17 +98,6 @@ def measure(clf, scene: Path, users: int, gate: JobGate | None = None) -> dict:
             "whole_concurrent_s": [round(t, 3) for t in many],
             "whole_worst_ratio": round(max(many) / alone, 2),
             "small_among_big_s": round(mixed[-1], 3), "small_ratio": round(mixed[-1] / small_alone, 2)}
-
-
-def cpu_flags() -> str:
-    """The SIMD flags of this CPU that matter to LiteRT (from /proc/cpuinfo; '' elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-    lines = (line for line in text.splitlines() if line.startswith("flags"))
-    flags = next((line.split(":", 1)[1].split() for line in lines), [])
-    return " ".join(sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))))
 
 
 def main(argv: list[str] | None = None) -> int:

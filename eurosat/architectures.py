@@ -50,9 +50,15 @@ class Architecture:
             input_size: side the 64×64 tile is resized to inside the model (64: none).
 
         Raises:
-            TrainingError: ImageNet weights asked of an architecture without them, a bad input
-                size, or the download failed (offline).
+            TrainingError: see :meth:`check_options`, or the download failed (offline).
         """
+        self.check_options(weights, input_size)
+        return self.builder(weights, input_size)
+
+    def check_options(self, weights: str, input_size: int) -> None:
+        """Raise :class:`TrainingError` for weights other than 'none'/'imagenet', ImageNet weights
+        asked of an architecture without them, or an input size not in :data:`INPUT_SIZES`
+        (no TensorFlow needed: the Train page and the trainer's flags check this before launch)."""
         if weights not in ("none", "imagenet"):
             raise TrainingError(f"Weights '{weights}' for '{self.name}': give 'none' or 'imagenet' here.")
         if weights == "imagenet" and not self.imagenet:
@@ -60,8 +66,8 @@ class Architecture:
                                 f"{', '.join(n for n, a in ARCHITECTURES.items() if a.imagenet)}); train "
                                 "it from scratch or from a weights file.")
         if input_size not in INPUT_SIZES:
-            raise TrainingError(f"Input size {input_size} is not one of {', '.join(map(str, INPUT_SIZES))}.")
-        return self.builder(weights, input_size)
+            raise TrainingError(f"Input size (--input-size) {input_size} is not one of "
+                                f"{', '.join(map(str, INPUT_SIZES))}.")
 
 
 def _normalised(x: Any) -> Any:

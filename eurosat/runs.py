@@ -359,6 +359,36 @@ def looks_like_pool(path: Path) -> bool:
         return False
 
 
+def _refuse_if_busy(root: Path) -> None:
+    """Raise :class:`TrainingError` while the lock holder, or any run folder's trainer, is working.
+
+    Call it under :func:`_guard`."""
+    holder = lock_holder(root)
+    if holder:
+        raise TrainingError(_busy_message(str(holder.get("run")), holder.get("pid")))
+    other = next((r for r in list_runs(root) if r.is_active), None)
+    if other:
+        raise TrainingError(_busy_message(other.name, other.pid))
+
+
+def _start_trainer(cmd: list[str], log_path: Path, header: bytes = b"") -> subprocess.Popen:
+    """Start ``cmd`` in its own session, appending its output to ``log_path`` (after ``header``).
+
+    Raises:
+        OSError: the process could not be started.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with open(log_path, "ab") as log:
+        if header:
+            log.write(header)
+            log.flush()
+        proc = subprocess.Popen(cmd, cwd=config.REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    _CHILDREN[proc.pid] = proc
+    return proc
+
+
 def launch_run(settings: TrainSettings, root: Path | None = None) -> Run:
     """Start a training in the background and take the lock.
 
@@ -385,27 +415,17 @@ def launch_run(settings: TrainSettings, root: Path | None = None) -> Run:
     name = settings.name or time.strftime("run-%Y%m%d-%H%M%S")
     run_dir = root / name
     with _guard(root):
-        holder = lock_holder(root)
-        if holder:
-            raise TrainingError(_busy_message(str(holder.get("run")), holder.get("pid")))
-        other = next((r for r in list_runs(root) if r.is_active), None)
-        if other:
-            raise TrainingError(_busy_message(other.name, other.pid))
+        _refuse_if_busy(root)
         if run_dir.exists():
             raise TrainingError(f"A run named '{name}' already exists in {root}: choose another name.")
         run_dir.mkdir(parents=True)
         cmd = settings.command(run_dir)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         started = time.time()
         try:
-            with open(run_dir / LOG_FILE, "ab") as log:
-                proc = subprocess.Popen(cmd, cwd=config.REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = _start_trainer(cmd, run_dir / LOG_FILE)
         except OSError as exc:
             shutil.rmtree(run_dir)  # nothing ran: free the name again
             raise TrainingError(f"Could not start the trainer ({' '.join(cmd[:3])}): {exc}") from exc
-        _CHILDREN[proc.pid] = proc
         write_json_atomic(run_dir / LAUNCH_FILE, {"pid": proc.pid, "started": started, "command": cmd})
         write_json_atomic(root / LOCK_FILE, {"pid": proc.pid, "run": name, "run_dir": str(run_dir),
                                              "started": started})
@@ -439,25 +459,13 @@ def launch_test(run_dir: Path, root: Path | None = None) -> Run:
                             + ("it is still running." if run.is_active else "it has no best checkpoint "
                                "(no finished epoch)."))
     with _guard(root):
-        holder = lock_holder(root)
-        if holder:
-            raise TrainingError(_busy_message(str(holder.get("run")), holder.get("pid")))
-        other = next((r for r in list_runs(root) if r.is_active), None)
-        if other:
-            raise TrainingError(_busy_message(other.name, other.pid))
+        _refuse_if_busy(root)
         cmd = test_command(run.path)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         (run.path / STOP_FILE).unlink(missing_ok=True)  # an old stop request is not this test's
         try:
-            with open(run.path / LOG_FILE, "ab") as log:
-                log.write(b"\n--- test only (no training) ---\n")
-                log.flush()
-                proc = subprocess.Popen(cmd, cwd=config.REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = _start_trainer(cmd, run.path / LOG_FILE, header=b"\n--- test only (no training) ---\n")
         except OSError as exc:
             raise TrainingError(f"Could not start the test ({' '.join(cmd[:3])}): {exc}") from exc
-        _CHILDREN[proc.pid] = proc
         # "testing" with the new pid at once: the page shows it live, not as the old finished state
         write_json_atomic(run.path / STATUS_FILE, {**run.status, "state": "testing", "pid": proc.pid,
                                                    "updated": time.time()})

@@ -102,6 +102,15 @@ class _StopFlag:
         signal.signal(signal.SIGINT, handler)
 
 
+def _load_checkpoint(path: Path):
+    """A run's checkpoint with its optimizer, our own layer and optimizer classes registered first."""
+    import keras
+
+    transfer.backbone_scaled_adamw()
+    register_custom_layers()
+    return keras.models.load_model(path)
+
+
 def _best_val_so_far(run_dir: Path) -> float | None:
     """Best validation accuracy in the run's metrics log (None: no epoch yet)."""
     vals = [e["val_accuracy"] for e in _epoch_log(run_dir) if "val_accuracy" in e]
@@ -333,9 +342,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     start_epoch = _completed_epochs(run_dir) if resume else 0
     total_steps, warmup_steps = steps * cfg.epochs, steps * cfg.warmup_epochs
     if resume and (run_dir / "last.keras").exists():
-        transfer.backbone_scaled_adamw()  # registered before loading a checkpoint that uses it
-        register_custom_layers()
-        model = keras.models.load_model(run_dir / "last.keras")
+        model = _load_checkpoint(run_dir / "last.keras")
         model.optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
         print(f"resuming after epoch {start_epoch}", flush=True)
         if transfer.set_backbone_trainable(model, not _frozen(cfg, start_epoch)):
@@ -441,9 +448,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     from eurosat.model import TTA_VIEWS, with_tta
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
-    transfer.backbone_scaled_adamw()  # registered: the checkpoint may use them
-    register_custom_layers()
-    best_raw = keras.models.load_model(run_dir / "best.keras")
+    best_raw = _load_checkpoint(run_dir / "best.keras")
     transfer.set_backbone_trainable(best_raw, True)  # the shipped model is whole again (fine-tunable)
     calibrated, calibration = _calibrate(best_raw, cfg, x_val, y_val, x_test, y_test)
     keras_file = save_keras_compact(calibrated, run_dir / config.KERAS_FILE)
@@ -526,15 +531,11 @@ def finalize(run_dir: Path) -> dict:
 
 def check_transfer_settings(cfg: TrainConfig) -> None:
     """Raise :class:`TrainingError` for transfer-learning settings that cannot work together."""
-    from eurosat.architectures import INPUT_SIZES, get
+    from eurosat.architectures import get
 
-    arch = get(cfg.arch)
     transfer.check_weights_spec(cfg.weights)
-    if cfg.weights == transfer.WEIGHTS_IMAGENET and not arch.imagenet:
-        raise TrainingError(f"--weights imagenet: '{cfg.arch}' has no ImageNet weights; use a Keras "
-                            "application (--list-archs) or a weights file.")
-    if cfg.input_size not in INPUT_SIZES:
-        raise TrainingError(f"--input-size must be one of {', '.join(map(str, INPUT_SIZES))}.")
+    get(cfg.arch).check_options("imagenet" if cfg.weights == transfer.WEIGHTS_IMAGENET else "none",
+                                cfg.input_size)
     if not 0 < cfg.backbone_lr_scale <= 1:
         raise TrainingError("--backbone-lr-scale must be in (0, 1].")
     if cfg.unfreeze_epoch is not None and not cfg.freeze_backbone:

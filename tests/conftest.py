@@ -87,6 +87,20 @@ def write_fake_eurosat(root: Path, per_class: int = 4, seed: int = 0, as_zip: bo
     return zpath
 
 
+def write_fake_pool_and_split(root: Path, per_class: int = 10) -> tuple[Path, Path]:
+    """A tiny fake pool as a zip (:func:`write_fake_eurosat`) and its split file, in ``root``.
+
+    Returns:
+        (pool zip, split CSV) for the trainer's ``--data`` and ``--split``.
+    """
+    from eurosat.data import ImageSource, make_split, write_split
+
+    pool = write_fake_eurosat(root / "pool", per_class=per_class, as_zip=True)
+    split = root / "split.csv"
+    write_split(make_split(ImageSource(pool).items(), seed=3), split, seed=3)
+    return pool, split
+
+
 @pytest.fixture
 def fake_pool(tmp_path) -> Path:
     """A tiny fake EuroSAT folder (4 images per class)."""

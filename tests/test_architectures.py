@@ -63,14 +63,11 @@ ARCH_CASES = [pytest.param(n, marks=heavy) if n in HEAVY_ARCHS else n
 def test_one_epoch_of_an_architecture_exports_and_promotes(name, tmp_path, runs_dir, monkeypatch):
     # one int8 calibration candidate (not four): the export path is the same, a quarter of the conversions
     monkeypatch.setattr(train, "CALIBRATION_CANDIDATES", 1)
-    from eurosat.data import ImageSource, make_split, write_split
     from eurosat.inference import TFLiteClassifier
     from eurosat.registry import active_model, promote_run
-    from tests.conftest import write_fake_eurosat
+    from tests.conftest import write_fake_pool_and_split
 
-    pool = write_fake_eurosat(tmp_path / "pool", per_class=10, as_zip=True)
-    split = tmp_path / "split.csv"
-    write_split(make_split(ImageSource(pool).items(), seed=3), split, seed=3)
+    pool, split = write_fake_pool_and_split(tmp_path)
     out = runs_dir / f"arch-{name}"
     assert train.main(["--data", str(pool), "--split", str(split), "--out", str(out), "--epochs", "1",
                        "--arch", name, "--no-tta", "--batch-size", "16"]) == 0

@@ -8,19 +8,16 @@ import numpy as np
 import pytest
 
 from eurosat import train
-from eurosat.data import ImageSource, make_split, write_split
 from eurosat.inference import TFLiteClassifier
 from eurosat.train import main
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from tests.conftest import write_fake_eurosat
+    from tests.conftest import write_fake_pool_and_split
 
     root = tmp_path_factory.mktemp("tiny")
-    pool = write_fake_eurosat(root / "pool", per_class=10, as_zip=True)
-    split = root / "split.csv"
-    write_split(make_split(ImageSource(pool).items(), seed=3), split, seed=3)
+    pool, split = write_fake_pool_and_split(root)
     out = root / "run"
     args = ["--data", str(pool), "--split", str(split), "--out", str(out), "--batch-size", "16"]
     with pytest.MonkeyPatch.context() as mp:

@@ -176,13 +176,10 @@ def test_train_settings_pass_the_transfer_flags(tmp_path):
 
 @pytest.fixture(scope="module")
 def pool_and_split(tmp_path_factory):
-    from eurosat.data import ImageSource, make_split, write_split
-    from tests.conftest import write_fake_eurosat
+    from tests.conftest import write_fake_pool_and_split
 
     root = tmp_path_factory.mktemp("transfer")
-    pool = write_fake_eurosat(root / "pool", per_class=10, as_zip=True)
-    split = root / "split.csv"
-    write_split(make_split(ImageSource(pool).items(), seed=3), split, seed=3)
+    pool, split = write_fake_pool_and_split(root)
     source = _model(seed=7)
     source.save(root / "source.keras")
     return pool, split, root / "source.keras"
