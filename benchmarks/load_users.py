@@ -14,7 +14,10 @@ Streamlit serves every session on its own thread the same way). All sessions are
   smallest waiting first, small jobs never wait), with every core's threads in each interpreter;
 * **after, one core per job** — the same with 1-thread interpreters, what the app serves with by
   default (:func:`eurosat.config.serving_threads`): a user alone then uses one core, not all of them
-  (the premise of "2 cores shared by 6 is 3× at best").
+  (the premise of "2 cores shared by 6 is 3× at best");
+* **worker processes** — each job runs in a process of :class:`~eurosat.workers.WorkerPool` (one
+  per core plus a spare for small jobs, 1-thread interpreters) behind the same gate: no job holds
+  another's GIL. This is how the Map page classifies.
 
 The **floor** column is the least "× alone" any sharing can reach here: six jobs need six times
 one job's work in core-seconds, so the last of them cannot finish before
@@ -37,6 +40,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +52,7 @@ from eurosat import config  # noqa: E402
 from eurosat.inference import TFLiteClassifier  # noqa: E402
 from eurosat.serving import ClassifierPool, JobGate, estimate_tiles  # noqa: E402
 from eurosat.tiling import classify_area, classify_scene  # noqa: E402
+from eurosat.workers import WorkerPool  # noqa: E402
 
 #: A rectangle of the shipped scene holding 20 whole tiles.
 SMALL_BBOX = (12.58, 52.478, 12.628, 52.51)
@@ -77,20 +82,36 @@ def _concurrent(jobs: list, delays: list[float]) -> list[float]:
     return times
 
 
-def measure(clf, scene: Path, users: int, gate: JobGate | None = None, rounds: int = 3) -> dict:
+def in_threads(clf, scene: Path) -> tuple[Callable, Callable]:
+    """The whole-scene and the 20-tile job run in the caller's thread with a shared classifier."""
+    return (lambda n: classify_scene(scene, clf)), (lambda n: classify_area(scene, SMALL_BBOX, clf))
+
+
+def in_workers(pool: WorkerPool, model: Path, scene: Path) -> tuple[Callable, Callable]:
+    """The same jobs sent to worker processes (:class:`eurosat.workers.WorkerPool`)."""
+    return ((lambda n: pool.run("scene", model, str(scene), n_tiles=n)),
+            (lambda n: pool.run("area", model, str(scene), SMALL_BBOX, n_tiles=n)))
+
+
+def measure(jobs: tuple[Callable, Callable], users: int, gate: JobGate | None = None,
+            rounds: int = 3) -> dict:
+    scene_job, area_job = jobs
+
     def gated(n_tiles: int):
         return gate.job(n_tiles) if gate is not None else contextlib.nullcontext()
 
     def whole() -> None:
-        with gated(estimate_tiles(None, 288)):
-            classify_scene(scene, clf)
+        with gated(n := estimate_tiles(None, 288)):
+            scene_job(n)
 
     def small() -> None:
-        with gated(estimate_tiles(SMALL_BBOX, 288)):
-            r = classify_area(scene, SMALL_BBOX, clf)
+        with gated(n := estimate_tiles(SMALL_BBOX, 288)):
+            r = area_job(n)
         assert r.n_tiles == 20, r.n_tiles
 
-    whole(), small()  # warm up
+    # warm up every interpreter / worker (first read, first batch size): a server that has served
+    _concurrent([whole] * users, [0.0] * users)
+    _concurrent([small] * users, [0.0] * users)
     alone = statistics.median(_timed(whole) for _ in range(3))
     small_alone = statistics.median(_timed(small) for _ in range(5))
     many = [_concurrent([whole] * users, [0.0] * users) for _ in range(rounds)]
@@ -119,12 +140,19 @@ def main(argv: list[str] | None = None) -> int:
     cpus = os.cpu_count() or 1
     res = {"model": a.model.name, "users": a.users, "cpus": cpus, "cpu_flags": cpu_flags(),
            "rounds": a.rounds,
-           "before": measure(TFLiteClassifier(a.model, num_threads=2), scene, a.users, rounds=a.rounds),
-           "after": measure(ClassifierPool(a.model), scene, a.users, JobGate(), a.rounds),
-           "after_one_core": measure(ClassifierPool(a.model, num_threads=1), scene, a.users, JobGate(),
-                                     a.rounds)}
+           "before": measure(in_threads(TFLiteClassifier(a.model, num_threads=2), scene), a.users,
+                             rounds=a.rounds),
+           "after": measure(in_threads(ClassifierPool(a.model), scene), a.users, JobGate(), a.rounds),
+           "after_one_core": measure(in_threads(ClassifierPool(a.model, num_threads=1), scene), a.users,
+                                     JobGate(), a.rounds)}
+    pool = WorkerPool(preload=a.model)
+    pool.wait_ready()
+    try:
+        res["workers"] = measure(in_workers(pool, a.model, scene), a.users, JobGate(), a.rounds)
+    finally:
+        pool.close()
     one_core_alone = res["after_one_core"]["whole_alone_s"]
-    for name in ("before", "after", "after_one_core"):
+    for name in ("before", "after", "after_one_core", "workers"):
         r = res[name]
         r["floor_ratio"] = round(a.users * one_core_alone / cpus / r["whole_alone_s"], 2)
     rows = ["`python benchmarks/load_users.py` — model "
@@ -137,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for name, label in (("before", "one interpreter + lock"),
                         ("after", "interpreter pool + job gate, shortest first, every core per interpreter"),
-                        ("after_one_core", "the same, 1-thread interpreters: one core per job (the app's "
-                                           "default, EUROSAT_SERVING_THREADS=1)")):
+                        ("after_one_core", "the same, 1-thread interpreters: one core per job "
+                                           "(EUROSAT_SERVING_THREADS=1)"),
+                        ("workers", "worker processes, one core per job, a spare for small jobs, the same "
+                                    "gate (the Map page's default)")):
         r = res[name]
         worst = max(max(times) for times in r["whole_concurrent_s"])
         rows.append(f"| {label} | {r['whole_alone_s']:.2f} s | {worst:.2f} s ({r['whole_worst_ratio']:.1f}×) "

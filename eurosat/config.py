@@ -116,6 +116,17 @@ def serving_threads() -> int:
         return 1
 
 
+def worker_processes() -> bool:
+    """Whether the Map page classifies in worker processes (``EUROSAT_WORKER_PROCESSES``, default on).
+
+    In processes (:class:`eurosat.workers.WorkerPool`) no user's job holds another's GIL: six
+    whole-scene jobs at once ≤ 4× one alone and a 20-tile area among five ≤ 3× in every round of
+    ``benchmarks/load_users.py``. ``0`` classifies in the server's own threads (one process, less
+    memory: each worker holds its own interpreter and imports, ~0.17-0.25 GB resident).
+    """
+    return os.environ.get("EUROSAT_WORKER_PROCESSES", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def stac_cache_dir() -> Path:
     """Folder where imagery fetched from STAC catalogues is cached (``EUROSAT_STAC_CACHE``).
 

@@ -28,7 +28,7 @@ from eurosat.inference import TFLiteClassifier
 CHUNK_TILES = 64
 
 
-class _ShortestFirst:
+class ShortestFirst:
     """A semaphore of ``slots`` that gives a freed slot to the waiting caller of the smallest ``size``
     (ties: first come, first served)."""
 
@@ -77,7 +77,7 @@ class ClassifierPool:
         self._idle = [TFLiteClassifier(path, num_threads=num_threads or cores, batch_size=self.chunk)
                       for _ in range(self.size)]
         self._idle_lock = threading.Lock()
-        self._slots = _ShortestFirst(self.size)  # size: tiles left in the call
+        self._slots = ShortestFirst(self.size)  # size: tiles left in the call
 
     def _acquire(self, left: int) -> TFLiteClassifier:
         self._slots.acquire(left)
@@ -125,7 +125,7 @@ class JobGate:
     def __init__(self, slots: int | None = None, small_tiles: int = CHUNK_TILES):
         self.slots = max(1, slots or os.cpu_count() or 1)
         self.small_tiles = small_tiles
-        self._queue = _ShortestFirst(self.slots)
+        self._queue = ShortestFirst(self.slots)
 
     def job(self, n_tiles: int) -> _Pass:
         """A context manager holding a slot for a job of ``n_tiles`` tiles (none for a small job)."""

@@ -13,6 +13,7 @@ import streamlit as st
 from eurosat import config
 from eurosat.registry import ModelInfo, active_model
 from eurosat.serving import ClassifierPool, JobGate
+from eurosat.workers import WorkerPool
 
 
 def _mtime(path: Path) -> float:
@@ -73,6 +74,17 @@ def get_explainer():
     """
     path = current_model().keras
     return _explainer(str(path), _mtime(path))
+
+
+@st.cache_resource(show_spinner=False)
+def _workers(num_threads: int) -> WorkerPool:
+    return WorkerPool(num_threads=num_threads, preload=current_model().tflite)
+
+
+def get_workers() -> WorkerPool | None:
+    """The server's classification worker processes (:mod:`eurosat.workers`), started on first use
+    and shared by every session; ``None`` when ``EUROSAT_WORKER_PROCESSES=0``."""
+    return _workers(config.serving_threads()) if config.worker_processes() else None
 
 
 @st.cache_resource(show_spinner=False)

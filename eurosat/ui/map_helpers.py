@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from streamlit_folium import st_folium
@@ -38,7 +39,7 @@ from eurosat.serving import estimate_tiles
 from eurosat.sources import Imagery
 from eurosat.stac import CATALOGUES, DEFAULT_DAYS, DEFAULT_MAX_CLOUD, StacSource
 from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult, classify_area, classify_scene
-from eurosat.ui.loaders import current_model, get_classifier, job_gate
+from eurosat.ui.loaders import current_model, get_classifier, get_workers, job_gate
 from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_IMAGERY, MAP_RESULT, MAP_SCENE, MAP_WIDGET
 
 Request = tuple[str, BBox | None]  # ("area", bbox) or ("scene", None)
@@ -315,22 +316,25 @@ def classify(path: Path, request: Request, spec: BandSpec, honesty: Honesty | No
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(1, total), text=f"Classifying 64×64 windows… {done:,}/{total:,}")
 
-    clf = get_classifier()
     tests = DEFAULT_TESTS if honesty.cloud_tests else None
     provenance = {**current_model().provenance(), "cloud_tests": _tests_word(honesty.cloud_tests)}
+    options: dict[str, Any] = dict(spec=spec, progress=progress, thresholds=honesty.thresholds, tests=tests,
+                   provenance=provenance, stride=stride)
     try:
         kind, bbox = request
         info = scene_info(path)
         windows = estimate_tiles(bbox, (info.height // 64) * (info.width // 64)) * (TILE_SIZE // stride) ** 2
+        workers = get_workers()
         with job_gate().job(windows):
-            if kind == "scene":
-                result = classify_scene(path, clf, spec, max_tiles=MAX_TILES_PER_AREA, progress=progress,
-                                        thresholds=honesty.thresholds, tests=tests, provenance=provenance,
-                                        stride=stride)
+            if workers is not None:  # in a worker process: no other user's job holds our GIL
+                args = (str(path),) if kind == "scene" else (str(path), bbox)
+                extra: dict[str, Any] = {"max_tiles": MAX_TILES_PER_AREA} if kind == "scene" else {}
+                result = workers.run(kind, current_model().tflite, *args, n_tiles=windows, **options,
+                                     **extra)
+            elif kind == "scene":
+                result = classify_scene(path, get_classifier(), max_tiles=MAX_TILES_PER_AREA, **options)
             else:
-                result = classify_area(path, bbox, clf, spec, progress=progress,  # type: ignore[arg-type]
-                                       thresholds=honesty.thresholds, tests=tests, provenance=provenance,
-                                       stride=stride)
+                result = classify_area(path, bbox, get_classifier(), **options)  # type: ignore[arg-type]
     finally:
         bar.empty()
     st.session_state[MAP_RESULT] = result

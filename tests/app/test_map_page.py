@@ -8,6 +8,8 @@ browser sends, so the page runs its real path: rectangle -> tiles -> LiteRT mode
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -75,6 +77,18 @@ def test_drawn_rectangle_is_classified(data_dir):
     # an unrelated rerun (same rectangle) keeps the result and does not reclassify
     at.run()
     assert at.session_state[MAP_RESULT] is result
+    # it was classified in a worker process (eurosat.workers), not in the server's thread
+    assert any(c.name == "eurosat-classify-worker" for c in multiprocessing.active_children())
+
+
+def test_without_worker_processes_the_server_thread_gives_the_same_map(data_dir, monkeypatch):
+    in_worker = draw(open_map_page(), BBOX).session_state[MAP_RESULT]
+    monkeypatch.setenv("EUROSAT_WORKER_PROCESSES", "0")
+    at = draw(open_map_page(), BBOX)
+    assert not at.error, [e.value for e in at.error]
+    in_thread = at.session_state[MAP_RESULT]
+    np.testing.assert_allclose(in_thread.probs, in_worker.probs, atol=1e-6)
+    assert in_thread.codes.tolist() == in_worker.codes.tolist()
 
 
 def test_whole_scene_button(data_dir):
