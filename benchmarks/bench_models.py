@@ -1,10 +1,11 @@
 """Accuracy against cost: every candidate model file, measured in one run on this machine.
 
-    .venv/bin/python benchmarks/bench_models.py [--runs runs/NAME ...] \
+    .venv/bin/python benchmarks/bench_models.py [--runs runs/NAME ...] [--shipped-at COMMIT ...] \
         [--reference REF.tflite]
 
-The shipped files in ``models/`` are always measured beside the runs given. For each file: parameters,
-MFLOPs per tile as served (views included), tiles/s on 1 and 2 LiteRT
+The shipped files in ``models/`` are always measured beside the runs given; ``--shipped-at`` adds the
+files ``models/`` held at earlier commits (taken from git, e.g. the model shipped before this one).
+For each file: parameters, MFLOPs per tile as served (views included), tiles/s on 1 and 2 LiteRT
 threads (the 288 tiles of the shipped scene, model only, median of 3), validation and test accuracy
 and expected calibration error of the file itself, and for int8 files their top-1 agreement with the
 dynamic-range file of the same model. The reference row is today's shipped file before this change
@@ -78,15 +79,30 @@ def tiles_per_s(path: Path, tiles: np.ndarray, threads: int) -> float:
     return len(tiles) / statistics.median(times)
 
 
+def shipped_at(commit: str, tmp: Path) -> Path:
+    """The ``models/`` files of an earlier commit, written to a folder under ``tmp``."""
+    out = tmp / f"models_{commit}"
+    out.mkdir()
+    for name in (config.TFLITE_DYNAMIC, config.TFLITE_INT8, config.TFLITE_TTA, config.METRICS_FILE):
+        got = subprocess.run(["git", "show", f"{commit}:models/{name}"], cwd=ROOT, capture_output=True)
+        if got.returncode == 0:
+            (out / name).write_bytes(got.stdout)
+    if not (out / config.METRICS_FILE).is_file():
+        raise SystemExit(f"--shipped-at {commit}: no models/{config.METRICS_FILE} at that commit")
+    return out
+
+
 def candidates(run_dirs: list[Path], reference: Path) -> list[dict]:
     rows = [{"label": "today's file (8-view TTA inside), reference", "path": reference,
              "params": PARAMS_V1, "mflops": 8 * FLOPS_V1 / 1e6, "views": 8}]
     # the shipped files (models/, their results in metrics.json) first, then each run's
     for d in [config.models_dir(), *run_dirs]:
         shipped = d == config.models_dir()
-        results = json.loads((d / ("metrics.json" if shipped else "results.json")).read_text())
+        earlier = d.name.startswith("models_") and (d / config.METRICS_FILE).is_file()
+        results = json.loads((d / ("metrics.json" if shipped or earlier else "results.json")).read_text())
         flops = results["flops_per_tile"] / 1e6
-        name = "shipped (models/)" if shipped else d.name
+        name = ("shipped (models/)" if shipped else
+                f"shipped at {d.name[7:]} ({results.get('run', '?')})" if earlier else d.name)
         for kind, file, views in (("dynamic", config.TFLITE_DYNAMIC, 1), ("int8", config.TFLITE_INT8, 1),
                                   ("tta", config.TFLITE_TTA, 8)):
             if (d / file).is_file():
@@ -100,6 +116,7 @@ def candidates(run_dirs: list[Path], reference: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=Path, nargs="*", default=[])
+    p.add_argument("--shipped-at", nargs="*", default=[], help="commits whose models/ files to add")
     p.add_argument("--reference", type=Path, default=None)
     a = p.parse_args(argv)
     src = ImageSource(config.eurosat_zip())
@@ -109,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     tiles = scene_tiles()
     with tempfile.TemporaryDirectory() as tmp:
         ref = a.reference or reference_file(Path(tmp))
-        rows = candidates(a.runs, ref)
+        rows = candidates([*(shipped_at(c, Path(tmp)) for c in a.shipped_at), *a.runs], ref)
         dyn_pred: dict[str, np.ndarray] = {}
         for r in rows:
             clf = TFLiteClassifier(r["path"], batch_size=128)
@@ -123,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                 r["int8_agreement"] = float((pt.argmax(1) == dyn_pred[r["run"]]).mean())
             r["path"] = str(r["path"])
     ref_row = rows[0]
-    md = [f"`python benchmarks/bench_models.py --runs {' '.join(str(d) for d in a.runs)}` on "
+    shipped_opt = f" --shipped-at {' '.join(a.shipped_at)}" if a.shipped_at else ""
+    md = [f"`python benchmarks/bench_models.py --runs {' '.join(str(d) for d in a.runs)}{shipped_opt}` on "
           f"{len(tiles)} scene tiles; CPU flags: {cpu_flags()}.", "",
           "| model | params | MFLOPs/tile served | tiles/s 1 thread | tiles/s 2 threads | speed vs reference "
           "(2 threads) | val acc | test acc | test ECE | int8 agreement |",
