@@ -27,7 +27,9 @@ threads it had. With a lone job on every core its floor is ``3 × its multi-core
 Cases: one user alone (median of 3); then, ``--rounds`` times each (the worst round counts):
 ``--users`` users pressing "Classify the whole scene" at once
 (each one's time / the one-user time); a 20-tile rectangle drawn while ``users - 1`` whole-scene jobs
-run (its time / its own one-user time). Writes ``benchmarks/load_users.md`` and ``.json``.
+run (its time / its own one-user time). ``--stride`` sets the cell size (64 px; the Map page's
+default is 32: four windows per tile). Writes ``benchmarks/load_users.md`` and ``.json``
+(``load_users_stride32.md`` … for other strides).
 """
 
 from __future__ import annotations
@@ -82,32 +84,34 @@ def _concurrent(jobs: list, delays: list[float]) -> list[float]:
     return times
 
 
-def in_threads(clf, scene: Path) -> tuple[Callable, Callable]:
+def in_threads(clf, scene: Path, stride: int) -> tuple[Callable, Callable]:
     """The whole-scene and the 20-tile job run in the caller's thread with a shared classifier."""
-    return (lambda n: classify_scene(scene, clf)), (lambda n: classify_area(scene, SMALL_BBOX, clf))
+    return ((lambda n: classify_scene(scene, clf, stride=stride)),
+            (lambda n: classify_area(scene, SMALL_BBOX, clf, stride=stride)))
 
 
-def in_workers(pool: WorkerPool, model: Path, scene: Path) -> tuple[Callable, Callable]:
+def in_workers(pool: WorkerPool, model: Path, scene: Path, stride: int) -> tuple[Callable, Callable]:
     """The same jobs sent to worker processes (:class:`eurosat.workers.WorkerPool`)."""
-    return ((lambda n: pool.run("scene", model, str(scene), n_tiles=n)),
-            (lambda n: pool.run("area", model, str(scene), SMALL_BBOX, n_tiles=n)))
+    return ((lambda n: pool.run("scene", model, str(scene), n_tiles=n, stride=stride)),
+            (lambda n: pool.run("area", model, str(scene), SMALL_BBOX, n_tiles=n, stride=stride)))
 
 
 def measure(jobs: tuple[Callable, Callable], users: int, gate: JobGate | None = None,
-            rounds: int = 3) -> dict:
+            rounds: int = 3, stride: int = 64) -> dict:
     scene_job, area_job = jobs
+    per_tile = (64 // stride) ** 2  # windows per tile, as the Map page counts them for the gate
 
     def gated(n_tiles: int):
         return gate.job(n_tiles) if gate is not None else contextlib.nullcontext()
 
     def whole() -> None:
-        with gated(n := estimate_tiles(None, 288)):
+        with gated(n := estimate_tiles(None, 288) * per_tile):
             scene_job(n)
 
     def small() -> None:
-        with gated(n := estimate_tiles(SMALL_BBOX, 288)):
+        with gated(n := estimate_tiles(SMALL_BBOX, 288) * per_tile):
             r = area_job(n)
-        assert r.n_tiles == 20, r.n_tiles
+        assert r.n_tiles >= 20, r.n_tiles  # 20 whole tiles: 20 cells at stride 64, more when finer
 
     # warm up every interpreter / worker (first read, first batch size): a server that has served
     _concurrent([whole] * users, [0.0] * users)
@@ -135,27 +139,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--users", type=int, default=6)
     p.add_argument("--model", type=Path, default=config.models_dir() / config.TFLITE_DYNAMIC)
     p.add_argument("--rounds", type=int, default=3, help="times each concurrent case is repeated")
+    p.add_argument("--stride", type=int, default=64, choices=(64, 32, 16),
+                   help="cell size in px (the Map page's default is 32)")
     a = p.parse_args(argv)
     scene = config.default_scene()
     cpus = os.cpu_count() or 1
     res = {"model": a.model.name, "users": a.users, "cpus": cpus, "cpu_flags": cpu_flags(),
            "rounds": a.rounds,
-           "before": measure(in_threads(TFLiteClassifier(a.model, num_threads=2), scene), a.users,
-                             rounds=a.rounds),
-           "after": measure(in_threads(ClassifierPool(a.model), scene), a.users, JobGate(), a.rounds),
-           "after_one_core": measure(in_threads(ClassifierPool(a.model, num_threads=1), scene), a.users,
-                                     JobGate(), a.rounds)}
+           "stride": a.stride,
+           "before": measure(in_threads(TFLiteClassifier(a.model, num_threads=2), scene, a.stride), a.users,
+                             rounds=a.rounds, stride=a.stride),
+           "after": measure(in_threads(ClassifierPool(a.model), scene, a.stride), a.users, JobGate(),
+                            a.rounds, a.stride),
+           "after_one_core": measure(in_threads(ClassifierPool(a.model, num_threads=1), scene, a.stride),
+                                     a.users, JobGate(), a.rounds, a.stride)}
     pool = WorkerPool(preload=a.model)
     pool.wait_ready()
     try:
-        res["workers"] = measure(in_workers(pool, a.model, scene), a.users, JobGate(), a.rounds)
+        res["workers"] = measure(in_workers(pool, a.model, scene, a.stride), a.users, JobGate(), a.rounds,
+                                 a.stride)
     finally:
         pool.close()
     one_core_alone = res["after_one_core"]["whole_alone_s"]
     for name in ("before", "after", "after_one_core", "workers"):
         r = res[name]
         r["floor_ratio"] = round(a.users * one_core_alone / cpus / r["whole_alone_s"], 2)
-    rows = ["`python benchmarks/load_users.py` — model "
+    stride_opt = f" --stride {a.stride}" if a.stride != 64 else ""
+    rows = [f"`python benchmarks/load_users.py{stride_opt}` — {a.stride}-px cells, model "
             f"`{a.model.name}`, {a.users} users, {os.cpu_count()} CPUs; times are each job's own, start to "
             "result (reading, masks, model, footprints), in one run; each concurrent case is repeated "
             f"{a.rounds} times: the worst of all rounds is shown, each round's worst in brackets.", "",
@@ -175,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"[{_ratios(r['whole_worst_ratio_per_round'])}] | {r['floor_ratio']:.1f}× | "
                     f"{r['small_alone_s']:.2f} s | {max(r['small_among_big_s']):.2f} s "
                     f"({r['small_ratio']:.1f}×) [{_ratios(r['small_ratio_per_round'])}] |")
-    (ROOT / "benchmarks" / "load_users.md").write_text("\n".join(rows) + "\n")
-    (ROOT / "benchmarks" / "load_users.json").write_text(json.dumps(res, indent=1))
+    stem = "load_users" + (f"_stride{a.stride}" if a.stride != 64 else "")
+    (ROOT / "benchmarks" / f"{stem}.md").write_text("\n".join(rows) + "\n")
+    (ROOT / "benchmarks" / f"{stem}.json").write_text(json.dumps(res, indent=1))
     print("\n".join(rows))
     return 0
 

@@ -26,6 +26,9 @@ from eurosat.inference import TFLiteClassifier
 
 #: Tiles per interpreter turn: small enough that a short job waits little (~0.1 s at 1 GFLOP/s/tile).
 CHUNK_TILES = 64
+#: Windows of a job the gate lets through at once: a 64-tile rectangle at 64-px cells, 16 tiles at
+#: 16-px cells, the 20-tile rectangle of ``benchmarks/load_users.py`` at the Map page's 32-px default.
+SMALL_JOB_WINDOWS = 256
 
 
 class ShortestFirst:
@@ -122,7 +125,7 @@ class JobGate:
     Use: ``with gate.job(n_tiles): classify(...)``.
     """
 
-    def __init__(self, slots: int | None = None, small_tiles: int = CHUNK_TILES):
+    def __init__(self, slots: int | None = None, small_tiles: int = SMALL_JOB_WINDOWS):
         self.slots = max(1, slots or os.cpu_count() or 1)
         self.small_tiles = small_tiles
         self._queue = ShortestFirst(self.slots)
