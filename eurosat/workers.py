@@ -132,10 +132,7 @@ class _Worker:
         try:
             return self.conn.recv()
         except (EOFError, OSError) as exc:
-            raise WorkerError(
-                "The classification worker stopped unexpectedly (out of memory or killed); "
-                "the job was lost, try again or a smaller area."
-            ) from exc
+            raise WorkerError(_DIED) from exc
 
     def run(self, name: str, model_path: str, args: tuple, kwargs: dict, progress: Progress | None) -> Any:
         self.wait_ready()
@@ -228,12 +225,13 @@ class WorkerPool:
         try:
             return worker.run(name, str(model_path), args, kwargs, progress)
         finally:
+            with self._lock:
+                self._busy.discard(worker)
             if worker.busy or not worker.process.is_alive():
                 # died, or its caller left half-way (a rerun): the pipe may hold stale messages
                 worker.close()
                 worker = self._new_worker()
             with self._lock:
-                self._busy.discard(worker)
                 self._idle.append(worker)
             self._slots.release()
 

@@ -68,6 +68,7 @@ def test_a_worker_killed_idle_or_mid_job_is_replaced(pool, scene_path):
     with pytest.raises(WorkerError, match="stopped unexpectedly"):
         pool.run("scene", MODEL, str(scene_path), n_tiles=288, progress=lambda d, t: time.sleep(0.05))
     killer.join()
+    assert pool.busy_pids() == []  # the dead worker is not counted as running a job
     assert pool.run("area", MODEL, str(scene_path), SMALL_BBOX, n_tiles=20).n_tiles == 20
     assert len(pool.pids()) == 2
 
