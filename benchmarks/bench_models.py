@@ -92,17 +92,20 @@ def shipped_at(commit: str, tmp: Path) -> Path:
     return out
 
 
-def candidates(run_dirs: list[Path], reference: Path) -> list[dict]:
+def candidates(run_dirs: list[Path], reference: Path, earlier: dict[str, Path] | None = None) -> list[dict]:
+    """Rows to measure: the reference, ``models/``, the ``models/`` of ``earlier`` commits
+    (commit → folder from :func:`shipped_at`), then each run."""
     rows = [{"label": "today's file (8-view TTA inside), reference", "path": reference,
              "params": PARAMS_V1, "mflops": 8 * FLOPS_V1 / 1e6, "views": 8}]
-    # the shipped files (models/, their results in metrics.json) first, then each run's
-    for d in [config.models_dir(), *run_dirs]:
-        shipped = d == config.models_dir()
-        earlier = d.name.startswith("models_") and (d / config.METRICS_FILE).is_file()
-        results = json.loads((d / ("metrics.json" if shipped or earlier else "results.json")).read_text())
+    # model folders (their results in metrics.json) first, then each run's (results.json)
+    folders = [(config.models_dir(), "shipped (models/)", True),
+               *((d, f"shipped at {c}", True) for c, d in (earlier or {}).items()),
+               *((d, d.name, False) for d in run_dirs)]
+    for d, name, card in folders:
+        results = json.loads((d / (config.METRICS_FILE if card else "results.json")).read_text())
         flops = results["flops_per_tile"] / 1e6
-        name = ("shipped (models/)" if shipped else
-                f"shipped at {d.name[7:]} ({results.get('run', '?')})" if earlier else d.name)
+        if card and d != config.models_dir():
+            name += f" ({results.get('run', '?')})"
         for kind, file, views in (("dynamic", config.TFLITE_DYNAMIC, 1), ("int8", config.TFLITE_INT8, 1),
                                   ("tta", config.TFLITE_TTA, 8)):
             if (d / file).is_file():
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     tiles = scene_tiles()
     with tempfile.TemporaryDirectory() as tmp:
         ref = a.reference or reference_file(Path(tmp))
-        rows = candidates([*(shipped_at(c, Path(tmp)) for c in a.shipped_at), *a.runs], ref)
+        rows = candidates(a.runs, ref, {c: shipped_at(c, Path(tmp)) for c in a.shipped_at})
         dyn_pred: dict[str, np.ndarray] = {}
         for r in rows:
             clf = TFLiteClassifier(r["path"], batch_size=128)

@@ -38,9 +38,10 @@ from eurosat.masks import DEFAULT_TESTS
 from eurosat.serving import estimate_tiles
 from eurosat.sources import Imagery
 from eurosat.stac import CATALOGUES, DEFAULT_DAYS, DEFAULT_MAX_CLOUD, StacSource
-from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult, classify_area, classify_scene
+from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult
 from eurosat.ui.loaders import current_model, get_classifier, get_workers, job_gate
 from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_IMAGERY, MAP_RESULT, MAP_SCENE, MAP_WIDGET
+from eurosat.workers import JOBS
 
 Request = tuple[str, BBox | None]  # ("area", bbox) or ("scene", None)
 #: Most GeoTIFF uploads kept on disk by this server (oldest removed first).
@@ -324,17 +325,15 @@ def classify(path: Path, request: Request, spec: BandSpec, honesty: Honesty | No
         kind, bbox = request
         info = scene_info(path)
         windows = estimate_tiles(bbox, (info.height // 64) * (info.width // 64)) * (TILE_SIZE // stride) ** 2
+        args = (str(path),) if kind == "scene" else (str(path), bbox)
+        if kind == "scene":
+            options["max_tiles"] = MAX_TILES_PER_AREA
         workers = get_workers()
         with job_gate().job(windows):
             if workers is not None:  # in a worker process: no other user's job holds our GIL
-                args = (str(path),) if kind == "scene" else (str(path), bbox)
-                extra: dict[str, Any] = {"max_tiles": MAX_TILES_PER_AREA} if kind == "scene" else {}
-                result = workers.run(kind, current_model().tflite, *args, n_tiles=windows, **options,
-                                     **extra)
-            elif kind == "scene":
-                result = classify_scene(path, get_classifier(), max_tiles=MAX_TILES_PER_AREA, **options)
-            else:
-                result = classify_area(path, bbox, get_classifier(), **options)  # type: ignore[arg-type]
+                result = workers.run(kind, current_model().tflite, *args, n_tiles=windows, **options)
+            else:  # the same job in this thread
+                result = JOBS[kind](get_classifier(), *args, **options)
     finally:
         bar.empty()
     st.session_state[MAP_RESULT] = result
