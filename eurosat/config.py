@@ -83,11 +83,12 @@ class TrainConfig:
     export: bool = True  # write TFLite models and their test metrics at the end
     init_from: str | None = None  # start from this .keras model's weights (fine-tuning), not at random
     tta: bool = True  # also export an "8 views, slower" TFLite file (averages the 8 flips/rotations)
-    teacher: str | None = None  # distil from this .tflite model's probabilities (offline soft targets)
+    teacher: str | None = None  # distil from this .tflite model's (or comma-separated models' mean) probabilities
     distill_weight: float = 0.7  # share of the teacher's probabilities in each training target
     outlier_fraction: float = 0.0  # extra synthetic outliers (clouds, haze, no data...) with uniform targets
     outlier_kinds: tuple[str, ...] = ("cloud", "haze", "nodata", "noise", "flat")  # eurosat.synthetic kinds
     ema: bool = False  # exponential moving average of the weights (evaluated and checkpointed)
+    precise_bn: bool = True  # re-estimate batch-norm statistics on clean training images (eurosat.batchnorm)
     calibrate: bool = True  # fit temperature scaling on the validation split and fold it into the model
     arch: str = "resnet_light"  # eurosat.architectures name (python -m eurosat.train --list-archs)
     weights: str = "none"  # transfer learning: "none", "imagenet" (Keras applications) or a .keras file

@@ -50,6 +50,9 @@ CALIBRATION_CANDIDATES = 4
 CALIBRATION_IMAGES = 500
 #: Weight averaging (``--ema``): momentum per step (~1,000-step window, about 3 epochs).
 EMA_MOMENTUM = 0.999
+#: Precise BN (``cfg.precise_bn``): clean (unaugmented) training images whose exact batch-norm
+#: statistics replace the running ones before every validation and before export (:mod:`eurosat.batchnorm`).
+PRECISE_BN_IMAGES = 2048
 #: Sub-folder of a run with its TensorBoard event files (scalars per epoch, the graph).
 TENSORBOARD_DIR = "tensorboard"
 
@@ -117,9 +120,17 @@ def _best_val_so_far(run_dir: Path) -> float | None:
     return max(vals) if vals else None
 
 
+def precise_bn_images(x_train: np.ndarray, seed: int) -> np.ndarray:
+    """The fixed, seeded subset of clean training images batch-norm statistics are estimated on."""
+    n = min(PRECISE_BN_IMAGES, len(x_train))
+    return x_train[np.random.default_rng(seed).choice(len(x_train), n, replace=False)]
+
+
 def _make_callbacks(run_dir: Path, cfg: TrainConfig, steps: int, start_epoch: int, stop: _StopFlag,
-                    started: float):
+                    started: float, bn_images: np.ndarray | None = None):
     import keras
+
+    from eurosat.batchnorm import recompute_batchnorm_statistics
 
     best_so_far = _best_val_so_far(run_dir) if start_epoch else None  # a resumed run or a second phase
 
@@ -162,10 +173,20 @@ def _make_callbacks(run_dir: Path, cfg: TrainConfig, steps: int, start_epoch: in
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
 
+    class PreciseBatchNorm(keras.callbacks.Callback):
+        """Before each validation: the batch-norm statistics of the weights being validated (the
+        averaged ones with EMA), estimated on clean training images; the checkpoints keep them.
+        Training itself normalises with batch statistics, so it is not affected."""
+
+        def on_test_begin(self, logs=None):
+            recompute_batchnorm_statistics(self.model, bn_images)
+
     ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema else []
+    precise = [PreciseBatchNorm()] if cfg.precise_bn and bn_images is not None else []
     return [
         Progress(),
         *ema,  # before the checkpoints: they (and validation) see the averaged weights
+        *precise,  # after the swap: the statistics are those of the weights validated
         keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras"), save_best_only=False),
         keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor="val_accuracy",
                                         mode="max", save_best_only=True, initial_value_threshold=best_so_far),
@@ -235,9 +256,9 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
                      cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """Training images and soft targets (N, 10): one-hot labels, the teacher's mix, outliers.
 
-    * ``cfg.teacher`` (a ``.tflite`` file honouring the contract): target =
-      ``distill_weight`` × teacher probabilities + the rest × one-hot (Hinton-style distillation at
-      temperature 1, soft targets computed once, offline). With an "8 views" teacher its output is
+    * ``cfg.teacher`` (a ``.tflite`` file honouring the contract, or several, comma-separated: an
+      ensemble, their mean probabilities): target = ``distill_weight`` × teacher probabilities + the
+      rest × one-hot (Hinton-style distillation at temperature 1, soft targets computed once, offline). With an "8 views" teacher its output is
       invariant to the flips/rotations of the augmentation, so the offline target stays exact for them.
     * ``cfg.outlier_fraction``: that many extra synthetic outliers (:mod:`eurosat.synthetic`:
       clouds, haze, shadow, no data, noise, flat colour) with the uniform target (outlier exposure,
@@ -247,7 +268,9 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
     if cfg.teacher:
         from eurosat.inference import TFLiteClassifier
 
-        teacher = TFLiteClassifier(cfg.teacher, batch_size=128).predict(x_train).astype(np.float32)
+        files = teacher_files(cfg.teacher)
+        teacher = np.mean([TFLiteClassifier(f, batch_size=128).predict(x_train) for f in files],
+                          axis=0).astype(np.float32)
         print(f"teacher {cfg.teacher}: top-1 agrees with the labels on "
               f"{np.mean(teacher.argmax(1) == y_train):.4f} of the training images", flush=True)
         targets = cfg.distill_weight * teacher + (1.0 - cfg.distill_weight) * targets
@@ -260,6 +283,11 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
         targets = np.concatenate([targets, np.full((n_out, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32)])
         print(f"outlier exposure: {n_out} synthetic outlier tiles with uniform targets", flush=True)
     return x_train, targets
+
+
+def teacher_files(spec: str) -> list[str]:
+    """The ``.tflite`` files of a ``--teacher`` value (one path, or several comma-separated)."""
+    return [part.strip() for part in spec.split(",") if part.strip()]
 
 
 def keras_predictions(model, x: np.ndarray) -> np.ndarray:
@@ -377,7 +405,8 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
             print(f"{frozen} backbone layers frozen, head trained", flush=True)
         model.fit(
             train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
-            callbacks=_make_callbacks(run_dir, cfg, steps, first, stop, started), verbose=2,
+            callbacks=_make_callbacks(run_dir, cfg, steps, first, stop, started,
+                                      precise_bn_images(x_train, cfg.seed)), verbose=2,
         )
     train_time = time.time() - t0
     done = _completed_epochs(run_dir)
@@ -450,6 +479,10 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
     best_raw = _load_checkpoint(run_dir / "best.keras")
     transfer.set_backbone_trainable(best_raw, True)  # the shipped model is whole again (fine-tunable)
+    if cfg.precise_bn:  # also for checkpoints written before precise BN (a --finalize of an older run)
+        from eurosat.batchnorm import recompute_batchnorm_statistics
+
+        recompute_batchnorm_statistics(best_raw, precise_bn_images(x_train, cfg.seed))
     calibrated, calibration = _calibrate(best_raw, cfg, x_val, y_val, x_test, y_test)
     keras_file = save_keras_compact(calibrated, run_dir / config.KERAS_FILE)
     best = keras.models.load_model(keras_file)  # the weights that ship (float16-stored, calibrated)
@@ -474,6 +507,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "distillation": ({"teacher": cfg.teacher, "weight": cfg.distill_weight} if cfg.teacher else None),
         "outlier_fraction": cfg.outlier_fraction,
         "ema": cfg.ema,
+        "precise_bn": cfg.precise_bn,
     }
     # The default files are single-pass; the "8 views, slower" one is exported beside them.
     exported_model, reference = best, plain
@@ -582,7 +616,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--no-tta", action="store_true",
                    help='do not export the "8 views, slower" file (the default files are single-pass)')
     p.add_argument("--teacher", default=None,
-                   help="distil from this .tflite model (soft targets, e.g. an 8-view file)")
+                   help="distil from this .tflite model (soft targets, e.g. an 8-view file), or from "
+                        "several comma-separated (an ensemble: their mean probabilities)")
     p.add_argument("--distill-weight", type=float, default=d.distill_weight,
                    help="share of the teacher's probabilities in each target (with --teacher)")
     p.add_argument("--outlier-fraction", type=float, default=d.outlier_fraction,
@@ -592,6 +627,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                    help="comma-separated kinds of synthetic outliers (of cloud, haze, shadow, nodata, noise, "
                         "flat); shadow is off by default: a shadowed tile looks like dark water or forest")
     p.add_argument("--ema", action="store_true", help="average the weights (EMA) for validation and export")
+    p.add_argument("--no-precise-bn", action="store_true",
+                   help="keep the running batch-norm statistics (default: re-estimated on clean training "
+                        "images before each validation and the export)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="do not fold the validation-fitted temperature into the model")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
@@ -615,6 +653,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta,
                       teacher=a.teacher, distill_weight=a.distill_weight,
                       outlier_fraction=a.outlier_fraction, ema=a.ema, calibrate=not a.no_calibrate,
+                      precise_bn=not a.no_precise_bn,
                       outlier_kinds=tuple(k.strip() for k in a.outlier_kinds.split(",") if k.strip()),
                       weights=a.weights, freeze_backbone=a.freeze_backbone, unfreeze_epoch=a.unfreeze_epoch,
                       backbone_lr_scale=a.backbone_lr_scale, input_size=a.input_size)
@@ -629,6 +668,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     if set(cfg.outlier_kinds) - set(OUTLIER_KINDS):
         p.error(f"--outlier-kinds: unknown {sorted(set(cfg.outlier_kinds) - set(OUTLIER_KINDS))}; "
                 f"choose from {', '.join(OUTLIER_KINDS)}")
+    missing = [f for f in teacher_files(cfg.teacher or "") if not Path(f).is_file()]
+    if missing:
+        p.error(f"--teacher: no such file {', '.join(missing)}")
     if not 0 <= cfg.distill_weight <= 1 or not 0 <= cfg.outlier_fraction <= 1:
         p.error("--distill-weight and --outlier-fraction must be in [0, 1]")
     if cfg.epochs < 1 or cfg.batch_size < 1:
