@@ -41,7 +41,9 @@ def batchnorm_layers(model: Any) -> list[Any]:
     return found
 
 
-def recompute_batchnorm_statistics(model: Any, images: np.ndarray, batch_size: int = 128, seed: int = 0) -> int:
+def recompute_batchnorm_statistics(
+    model: Any, images: np.ndarray, batch_size: int = 128, seed: int = 0
+) -> int:
     """Set every BatchNormalization layer's moving mean/variance to its input's population statistics.
 
     Args:
@@ -64,7 +66,7 @@ def recompute_batchnorm_statistics(model: Any, images: np.ndarray, batch_size: i
     counts = [0] * len(layers)
     order = np.random.default_rng(seed).permutation(len(images))
     for start in range(0, len(images), batch_size):
-        batch = np.asarray(images[order[start:start + batch_size]], dtype=np.float32)
+        batch = np.asarray(images[order[start : start + batch_size]], dtype=np.float32)
         outputs = probe(batch, training=True)
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         for i, act in enumerate(outputs):

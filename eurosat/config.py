@@ -83,7 +83,7 @@ class TrainConfig:
     export: bool = True  # write TFLite models and their test metrics at the end
     init_from: str | None = None  # start from this .keras model's weights (fine-tuning), not at random
     tta: bool = True  # also export an "8 views, slower" TFLite file (averages the 8 flips/rotations)
-    teacher: str | None = None  # distil from this .tflite model's (or comma-separated models' mean) probabilities
+    teacher: str | None = None  # distil from this .tflite file's probabilities (a,b,...: their mean)
     distill_weight: float = 0.7  # share of the teacher's probabilities in each training target
     outlier_fraction: float = 0.0  # extra synthetic outliers (clouds, haze, no data...) with uniform targets
     outlier_kinds: tuple[str, ...] = ("cloud", "haze", "nodata", "noise", "flat")  # eurosat.synthetic kinds

@@ -258,8 +258,9 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
 
     * ``cfg.teacher`` (a ``.tflite`` file honouring the contract, or several, comma-separated: an
       ensemble, their mean probabilities): target = ``distill_weight`` × teacher probabilities + the
-      rest × one-hot (Hinton-style distillation at temperature 1, soft targets computed once, offline). With an "8 views" teacher its output is
-      invariant to the flips/rotations of the augmentation, so the offline target stays exact for them.
+      rest × one-hot (Hinton-style distillation at temperature 1, soft targets computed once,
+      offline). With an "8 views" teacher its output is invariant to the flips/rotations of the
+      augmentation, so the offline target stays exact for them.
     * ``cfg.outlier_fraction``: that many extra synthetic outliers (:mod:`eurosat.synthetic`:
       clouds, haze, shadow, no data, noise, flat colour) with the uniform target (outlier exposure,
       Hendrycks et al. 2019): the model learns to say "none of these" with a low top-1 probability.
