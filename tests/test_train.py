@@ -150,3 +150,34 @@ def test_init_from_starts_at_the_given_weights(tiny_run, tmp_path, capsys):
     np.testing.assert_allclose(after, before, atol=1e-4)  # lr ~0: the run began at those weights
     assert main([*args, "--init-from", str(tmp_path / "missing.keras")]) == 2
     assert "--init-from: model file" in capsys.readouterr().err
+
+
+def test_checkpoints_hold_precise_batchnorm_statistics(tiny_run):
+    """best.keras is saved after a validation that re-estimated the batch-norm statistics on the
+    run's clean training subset: estimating them again from that subset changes nothing."""
+    from pathlib import Path
+
+    from eurosat.batchnorm import batchnorm_layers, recompute_batchnorm_statistics
+    from eurosat.data import ImageSource, read_split
+    from eurosat.model import register_custom_layers
+
+    import keras
+
+    out, _ = tiny_run
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["precise_bn"] is True and json.loads((out / "results.json").read_text())["precise_bn"]
+    x_train, _ = ImageSource(cfg["data"]).load(read_split(Path(cfg["split"]))["train"])
+    register_custom_layers()
+    model = keras.models.load_model(out / "best.keras", compile=False)
+    saved = [layer.moving_variance.numpy().copy() for layer in batchnorm_layers(model)]
+    recompute_batchnorm_statistics(model, train.precise_bn_images(x_train, cfg["seed"]))
+    for layer, before in zip(batchnorm_layers(model), saved, strict=True):
+        np.testing.assert_allclose(layer.moving_variance.numpy(), before, rtol=1e-3, atol=1e-5)
+
+
+def test_teacher_files_and_flags():
+    assert train.teacher_files("a.tflite, b.tflite,") == ["a.tflite", "b.tflite"]
+    cfg, _, _ = train.parse_args(["--no-precise-bn"])
+    assert cfg.precise_bn is False
+    with pytest.raises(SystemExit):
+        train.parse_args(["--teacher", "models/eurosat_resnet_light_tta.tflite,missing.tflite"])
