@@ -35,7 +35,9 @@ def render(metrics: dict) -> str:
         f"| training | {metrics['epochs_run']} epochs, batch {cfg.get('batch_size')}, AdamW lr "
         f"{cfg.get('learning_rate')} (warm-up + cosine), weight decay {cfg.get('weight_decay')}, "
         f"label smoothing {cfg.get('label_smoothing')}, augmentation {cfg.get('augment')} |",
-        f"| training time | {metrics['train_time_s']:.0f} s ({hours:.2f} h) on {metrics['hardware']} |",
+        *_recipe_rows(metrics, cfg),
+        f"| training time | {metrics['train_time_s']:.0f} s ({hours:.2f} h) on {metrics['hardware']}"
+        + _parent_time(metrics) + " |",
         f"| best validation accuracy (during training, one view) | {metrics['best_val_accuracy']:.2%} |",
         f"| framework | TensorFlow {metrics.get('tensorflow')}, Keras {metrics.get('keras')} |",
         *_calibration_rows(metrics),
@@ -74,6 +76,50 @@ def render(metrics: dict) -> str:
         lines.append(f"| {c} | {k['recall']:.2%} | {d['recall']:.2%} | {i['recall']:.2%} | "
                      f"{d['precision']:.2%} | {d['f1']:.4f} |")
     return "\n".join(lines)
+
+
+def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
+    """Model-card rows of the architecture, the teacher, weight averaging, batch-norm statistics and
+    what a fine-tune started from (absent keys: an older run, rows left out)."""
+    rows = []
+    if metrics.get("architecture") or cfg.get("arch"):
+        rows.append(f"| architecture | `{metrics.get('architecture') or cfg.get('arch')}` "
+                    "(`python -m eurosat.train --list-archs`) |")
+    distil = metrics.get("distillation")
+    if isinstance(distil, dict):
+        teachers = ", ".join(f"`{Path(t).name}` ({Path(t).parent.name})"
+                             for t in str(distil["teacher"]).split(",") if t.strip())
+        rows.append(f"| teacher | soft targets {distil['weight']} × the mean probabilities of {teachers} "
+                    "+ the rest one-hot |")
+    extras = [name for name, on in (("EMA of the weights", metrics.get("ema")),
+                                    ("precise batch-norm statistics (eurosat.batchnorm)",
+                                     metrics.get("precise_bn"))) if on]
+    if extras:
+        rows.append(f"| also | {'; '.join(extras)} |")
+    chain, parent = [], metrics.get("parent")
+    while isinstance(parent, dict):
+        if parent.get("run"):
+            chain.append(f"run `{parent['run']}` ({parent.get('architecture')}, {parent.get('epochs_run')} "
+                         f"epochs, {(parent.get('train_time_s') or 0) / 3600:.2f} h"
+                         + (", distilled" if parent.get("distillation") else "")
+                         + (", EMA" if parent.get("ema") else "") + ")")
+        else:
+            chain.append(f"`{parent.get('file')}`")
+        parent = parent.get("parent")
+    if chain:
+        rows.append(f"| started from | {' ← '.join(chain)} |")
+    return rows
+
+
+def _parent_time(metrics: dict) -> str:
+    """", X h with the runs it was fine-tuned from" when there are any."""
+    total, parent = 0.0, metrics.get("parent")
+    while isinstance(parent, dict):
+        total += parent.get("train_time_s") or 0.0
+        parent = parent.get("parent")
+    if not total:
+        return ""
+    return f"; {(metrics['train_time_s'] + total) / 3600:.2f} h with the runs it started from"
 
 
 def _calibration_rows(metrics: dict) -> list[str]:

@@ -461,6 +461,22 @@ def _calibrate(model, cfg: TrainConfig, x_val: np.ndarray, y_val: np.ndarray, x_
     return model, report
 
 
+def parent_summary(init_from: str | None) -> dict | None:
+    """What a fine-tune started from (``--init-from``): the run whose folder holds that file, with its
+    architecture, epochs, training time and distillation, and its own parent in turn (None: trained
+    from scratch, or the file is not in a finished run's folder)."""
+    if not init_from:
+        return None
+    folder = Path(init_from).parent
+    try:
+        results = json.loads((folder / RESULTS_FILE).read_text())
+    except (OSError, ValueError):
+        return {"file": Path(init_from).name, "run": None}
+    return {"file": Path(init_from).name, "run": folder.name,
+            **{k: results.get(k) for k in ("architecture", "epochs_run", "train_time_s", "distillation",
+                                          "ema", "parent")}}
+
+
 def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarray, x_val: np.ndarray,
                y_val: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     """Calibrate, test and export the run's ``best.keras``; write ``results.json`` and the status.
@@ -509,6 +525,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "outlier_fraction": cfg.outlier_fraction,
         "ema": cfg.ema,
         "precise_bn": cfg.precise_bn,
+        "parent": parent_summary(cfg.init_from),
     }
     # The default files are single-pass; the "8 views, slower" one is exported beside them.
     exported_model, reference = best, plain

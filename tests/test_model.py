@@ -111,3 +111,25 @@ def test_tta_model_averages_the_eight_views_and_is_orientation_free():
     plain = np.asarray(model(x, training=False))
     # it is not the plain model (compared in log space: an untrained model's softmax saturates)
     assert np.abs(np.log(plain + 1e-30) - np.log(got + 1e-30)).max() > 0.1
+
+
+def test_model_card_names_the_architecture_teacher_and_what_a_fine_tune_started_from():
+    import json
+
+    from eurosat import config
+    from eurosat.modelcard import render
+
+    metrics = json.loads((config.models_dir() / config.METRICS_FILE).read_text())
+    metrics.update(
+        architecture="resnet_light_deep", ema=False, precise_bn=True, train_time_s=1800.0,
+        distillation={"teacher": "runs/a/x_tta.tflite,runs/b/y_tta.tflite", "weight": 0.7},
+        parent={"file": "best.keras", "run": "deep", "architecture": "resnet_light_deep", "epochs_run": 45,
+                "train_time_s": 5400.0, "distillation": {"teacher": "t", "weight": 0.6}, "ema": True,
+                "parent": None},
+    )
+    card = render(metrics)
+    assert "| architecture | `resnet_light_deep`" in card
+    assert "`x_tta.tflite` (a), `y_tta.tflite` (b)" in card and "0.7 ×" in card
+    assert "precise batch-norm statistics" in card and "EMA of the weights" not in card
+    assert "run `deep` (resnet_light_deep, 45 epochs, 1.50 h, distilled, EMA)" in card
+    assert "2.00 h with the runs it started from" in card  # 0.5 h here + 1.5 h before
