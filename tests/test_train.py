@@ -157,11 +157,11 @@ def test_checkpoints_hold_precise_batchnorm_statistics(tiny_run):
     run's clean training subset: estimating them again from that subset changes nothing."""
     from pathlib import Path
 
+    import keras
+
     from eurosat.batchnorm import batchnorm_layers, recompute_batchnorm_statistics
     from eurosat.data import ImageSource, read_split
     from eurosat.model import register_custom_layers
-
-    import keras
 
     out, _ = tiny_run
     cfg = json.loads((out / "config.json").read_text())
