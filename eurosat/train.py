@@ -178,11 +178,15 @@ def _make_callbacks(run_dir: Path, cfg: TrainConfig, steps: int, start_epoch: in
         averaged ones with EMA), estimated on clean training images; the checkpoints keep them.
         Training itself normalises with batch statistics, so it is not affected."""
 
+        def __init__(self, images: np.ndarray) -> None:
+            super().__init__()
+            self.images = images
+
         def on_test_begin(self, logs=None):
-            recompute_batchnorm_statistics(self.model, bn_images)
+            recompute_batchnorm_statistics(self.model, self.images)
 
     ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema else []
-    precise = [PreciseBatchNorm()] if cfg.precise_bn and bn_images is not None else []
+    precise = [PreciseBatchNorm(bn_images)] if cfg.precise_bn and bn_images is not None else []
     return [
         Progress(),
         *ema,  # before the checkpoints: they (and validation) see the averaged weights
