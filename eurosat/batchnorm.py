@@ -53,11 +53,12 @@ def recompute_batchnorm_statistics(
         seed: of the shuffle that mixes the images across batches (the same images give the same result).
 
     Returns:
-        The number of layers updated (0: the model has no batch norm; nothing changed).
+        The number of layers updated (0: the model has no batch norm; nothing changed). Frozen
+        (non-trainable) layers, e.g. a frozen backbone's, keep the statistics they came with.
     """
     import keras
 
-    layers = batchnorm_layers(model)
+    layers = [layer for layer in batchnorm_layers(model) if layer.trainable]  # a frozen layer keeps its own
     if not layers or len(images) == 0:
         return 0
     probe = keras.Model(model.inputs[0], [layer.input for layer in layers])

@@ -499,11 +499,12 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
     best_raw = _load_checkpoint(run_dir / "best.keras")
-    transfer.set_backbone_trainable(best_raw, True)  # the shipped model is whole again (fine-tunable)
     if cfg.precise_bn:  # also for checkpoints written before precise BN (a --finalize of an older run)
         from eurosat.batchnorm import recompute_batchnorm_statistics
 
+        transfer.set_backbone_trainable(best_raw, not _frozen(cfg, cfg.epochs - 1))  # frozen ones keep theirs
         recompute_batchnorm_statistics(best_raw, precise_bn_images(x_train, cfg.seed))
+    transfer.set_backbone_trainable(best_raw, True)  # the shipped model is whole again (fine-tunable)
     calibrated, calibration = _calibrate(best_raw, cfg, x_val, y_val, x_test, y_test)
     keras_file = save_keras_compact(calibrated, run_dir / config.KERAS_FILE)
     best = keras.models.load_model(keras_file)  # the weights that ship (float16-stored, calibrated)

@@ -73,3 +73,12 @@ def test_images_sorted_by_class_give_the_statistics_of_mixed_batches():
     recompute_batchnorm_statistics(model, images, batch_size=32)
     batched = model.get_layer("bn2").moving_variance.numpy()
     np.testing.assert_allclose(batched, whole, rtol=0.25)
+
+
+def test_a_frozen_layer_keeps_its_statistics():
+    model = _tiny_model()
+    model.get_layer("bn1").trainable = False
+    before = model.get_layer("bn1").moving_mean.numpy().copy()
+    images = np.random.default_rng(3).uniform(0, 255, (16, 8, 8, 3)).astype(np.float32)
+    assert recompute_batchnorm_statistics(model, images) == 1
+    np.testing.assert_array_equal(model.get_layer("bn1").moving_mean.numpy(), before)
