@@ -23,10 +23,6 @@ from typing import Any
 
 import numpy as np
 
-#: Images used by default: enough for stable per-channel statistics (the error of a mean falls as 1/√N
-#: over N × H × W values), a few seconds on a CPU for the light ResNet.
-DEFAULT_IMAGES = 4096
-
 
 def batchnorm_layers(model: Any) -> list[Any]:
     """The model's BatchNormalization layers, in graph order (nested models included)."""

@@ -102,6 +102,11 @@ class TrainConfig:
         return asdict(self)
 
 
+def teacher_files(spec: str) -> list[str]:
+    """The ``.tflite`` files of a ``TrainConfig.teacher`` value (one path, or several comma-separated)."""
+    return [part.strip() for part in spec.split(",") if part.strip()]
+
+
 def serving_threads() -> int:
     """LiteRT threads of each interpreter the app serves with (``EUROSAT_SERVING_THREADS``, default 1).
 

@@ -88,7 +88,7 @@ def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
     distil = metrics.get("distillation")
     if isinstance(distil, dict):
         teachers = ", ".join(f"`{Path(t).name}` ({Path(t).parent.name})"
-                             for t in str(distil["teacher"]).split(",") if t.strip())
+                             for t in config.teacher_files(str(distil["teacher"])))
         rows.append(f"| teacher | soft targets {distil['weight']} × the mean probabilities of {teachers} "
                     "+ the rest one-hot |")
     extras = [name for name, on in (("EMA of the weights", metrics.get("ema")),
@@ -96,8 +96,8 @@ def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
                                      metrics.get("precise_bn"))) if on]
     if extras:
         rows.append(f"| also | {'; '.join(extras)} |")
-    chain, parent = [], metrics.get("parent")
-    while isinstance(parent, dict):
+    chain = []
+    for parent in _parents(metrics):
         if parent.get("run"):
             chain.append(f"run `{parent['run']}` ({parent.get('architecture')}, {parent.get('epochs_run')} "
                          f"epochs, {(parent.get('train_time_s') or 0) / 3600:.2f} h"
@@ -105,18 +105,23 @@ def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
                          + (", EMA" if parent.get("ema") else "") + ")")
         else:
             chain.append(f"`{parent.get('file')}`")
-        parent = parent.get("parent")
     if chain:
         rows.append(f"| started from | {' ← '.join(chain)} |")
     return rows
 
 
+def _parents(metrics: dict) -> list[dict]:
+    """The runs a fine-tune started from, nearest first (``results.json`` "parent", recursively)."""
+    chain, parent = [], metrics.get("parent")
+    while isinstance(parent, dict):
+        chain.append(parent)
+        parent = parent.get("parent")
+    return chain
+
+
 def _parent_time(metrics: dict) -> str:
     """", X h with the runs it was fine-tuned from" when there are any."""
-    total, parent = 0.0, metrics.get("parent")
-    while isinstance(parent, dict):
-        total += parent.get("train_time_s") or 0.0
-        parent = parent.get("parent")
+    total = sum(parent.get("train_time_s") or 0.0 for parent in _parents(metrics))
     if not total:
         return ""
     return f"; {(metrics['train_time_s'] + total) / 3600:.2f} h with the runs it started from"

@@ -273,7 +273,7 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
     if cfg.teacher:
         from eurosat.inference import TFLiteClassifier
 
-        files = teacher_files(cfg.teacher)
+        files = config.teacher_files(cfg.teacher)
         teacher = np.mean([TFLiteClassifier(f, batch_size=128).predict(x_train) for f in files],
                           axis=0).astype(np.float32)
         print(f"teacher {cfg.teacher}: top-1 agrees with the labels on "
@@ -288,11 +288,6 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
         targets = np.concatenate([targets, np.full((n_out, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32)])
         print(f"outlier exposure: {n_out} synthetic outlier tiles with uniform targets", flush=True)
     return x_train, targets
-
-
-def teacher_files(spec: str) -> list[str]:
-    """The ``.tflite`` files of a ``--teacher`` value (one path, or several comma-separated)."""
-    return [part.strip() for part in spec.split(",") if part.strip()]
 
 
 def keras_predictions(model, x: np.ndarray) -> np.ndarray:
@@ -397,6 +392,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
           + (f" (tiles upscaled to {cfg.input_size} px)" if cfg.input_size != TILE_SIZE else ""),
           flush=True)
 
+    bn_images = precise_bn_images(x_train, cfg.seed)
     t0 = time.time()
     for first, last in _phases(cfg, start_epoch):
         if first > start_epoch:  # the backbone thaws: recompile, the schedule continues
@@ -410,8 +406,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
             print(f"{frozen} backbone layers frozen, head trained", flush=True)
         model.fit(
             train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
-            callbacks=_make_callbacks(run_dir, cfg, steps, first, stop, started,
-                                      precise_bn_images(x_train, cfg.seed)), verbose=2,
+            callbacks=_make_callbacks(run_dir, cfg, steps, first, stop, started, bn_images), verbose=2,
         )
     train_time = time.time() - t0
     done = _completed_epochs(run_dir)
@@ -691,7 +686,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     if set(cfg.outlier_kinds) - set(OUTLIER_KINDS):
         p.error(f"--outlier-kinds: unknown {sorted(set(cfg.outlier_kinds) - set(OUTLIER_KINDS))}; "
                 f"choose from {', '.join(OUTLIER_KINDS)}")
-    missing = [f for f in teacher_files(cfg.teacher or "") if not Path(f).is_file()]
+    missing = [f for f in config.teacher_files(cfg.teacher or "") if not Path(f).is_file()]
     if missing:
         p.error(f"--teacher: no such file {', '.join(missing)}")
     if not 0 <= cfg.distill_weight <= 1 or not 0 <= cfg.outlier_fraction <= 1:

@@ -176,7 +176,9 @@ def test_checkpoints_hold_precise_batchnorm_statistics(tiny_run):
 
 
 def test_teacher_files_and_flags():
-    assert train.teacher_files("a.tflite, b.tflite,") == ["a.tflite", "b.tflite"]
+    from eurosat.config import teacher_files
+
+    assert teacher_files("a.tflite, b.tflite,") == ["a.tflite", "b.tflite"]
     cfg, _, _ = train.parse_args(["--no-precise-bn"])
     assert cfg.precise_bn is False
     with pytest.raises(SystemExit):
