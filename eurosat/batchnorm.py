@@ -14,7 +14,7 @@ BatchNorm", section 3): one forward pass in training mode, in which each layer n
 batch's own statistics, so the activations reaching a layer do not depend on the statistics being
 replaced, and all layers are estimated in the same pass. That holds only when every batch looks like
 the whole set: the images are shuffled first (a batch of one class would normalise its deeper layers'
-inputs by that class's statistics; measured, class-sorted batches cost the EMA model 5 pt).
+inputs by that class's statistics, and a split loads sorted by class).
 """
 
 from __future__ import annotations
