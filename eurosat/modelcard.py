@@ -39,6 +39,7 @@ def render(metrics: dict) -> str:
         f"| training time | {metrics['train_time_s']:.0f} s ({hours:.2f} h) on {metrics['hardware']}"
         + _parent_time(metrics) + " |",
         f"| best validation accuracy (during training, one view) | {metrics['best_val_accuracy']:.2%} |",
+        *_shipped_val_rows(metrics),
         f"| framework | TensorFlow {metrics.get('tensorflow')}, Keras {metrics.get('keras')} |",
         *_calibration_rows(metrics),
         "",
@@ -76,6 +77,16 @@ def render(metrics: dict) -> str:
         lines.append(f"| {c} | {k['recall']:.2%} | {d['recall']:.2%} | {i['recall']:.2%} | "
                      f"{d['precision']:.2%} | {d['f1']:.4f} |")
     return "\n".join(lines)
+
+
+def _shipped_val_rows(metrics: dict) -> list[str]:
+    """The validation accuracy of the weights that ship (one view, after any batch-norm re-estimation),
+    which can differ from the best one seen during training (stale running statistics)."""
+    accuracy = metrics.get("calibration", {}).get("val_after", {}).get("accuracy")
+    if accuracy is None:
+        return []
+    bn = ", batch-norm statistics re-estimated" if metrics.get("precise_bn") else ""
+    return [f"| validation accuracy of the shipped weights (one view{bn}) | {accuracy:.2%} |"]
 
 
 def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:

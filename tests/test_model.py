@@ -133,3 +133,21 @@ def test_model_card_names_the_architecture_teacher_and_what_a_fine_tune_started_
     assert "precise batch-norm statistics" in card and "EMA of the weights" not in card
     assert "run `deep` (resnet_light_deep, 45 epochs, 1.50 h, distilled, EMA)" in card
     assert "2.00 h with the runs it started from" in card  # 0.5 h here + 1.5 h before
+
+
+def test_model_card_gives_the_validation_accuracy_of_the_shipped_weights_beside_the_best_in_training():
+    import json
+
+    from eurosat import config
+    from eurosat.modelcard import render
+
+    metrics = json.loads((config.models_dir() / config.METRICS_FILE).read_text())
+    metrics["best_val_accuracy"] = 0.9500
+    metrics["precise_bn"] = True
+    metrics["calibration"]["val_after"]["accuracy"] = 0.98642
+    card = render(metrics)
+    assert "| best validation accuracy (during training, one view) | 95.00% |" in card
+    assert ("| validation accuracy of the shipped weights (one view, batch-norm statistics re-estimated) "
+            "| 98.64% |") in card
+    del metrics["calibration"]["val_after"]["accuracy"]
+    assert "shipped weights" not in render(metrics)
