@@ -23,11 +23,11 @@ sys.path.insert(0, str(ROOT))
 from eurosat import config  # noqa: E402
 from eurosat.batchnorm import recompute_batchnorm_statistics  # noqa: E402
 from eurosat.data import ImageSource, read_split  # noqa: E402
-from eurosat.train import precise_bn_images  # noqa: E402
+from eurosat.train import keras_predictions, precise_bn_images  # noqa: E402
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(model.predict(x.astype(np.float32), batch_size=256, verbose=0).argmax(1) == y))
+    return float(np.mean(keras_predictions(model, x) == y))
 
 
 def main() -> int:

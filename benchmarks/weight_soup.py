@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from eurosat import config  # noqa: E402
 from eurosat.batchnorm import recompute_batchnorm_statistics  # noqa: E402
 from eurosat.data import ImageSource, read_split  # noqa: E402
-from eurosat.train import precise_bn_images  # noqa: E402
+from eurosat.train import keras_predictions, precise_bn_images  # noqa: E402
 
 
 def mean_weights(weights: list[list[np.ndarray]], members: list[int]) -> list[np.ndarray]:
@@ -47,14 +47,14 @@ def main() -> int:
     x_train, _ = source.load(split["train"])
     x_val, y_val = source.load(split["val"])
     images = precise_bn_images(x_train, a.seed)
-    weights = [keras.models.load_model(m, compile=False).get_weights() for m in a.models]
-    template = keras.models.load_model(a.models[0], compile=False)
+    template = keras.models.load_model(a.models[0], compile=False)  # holds each soup in turn
+    weights = [template.get_weights()]
+    weights += [keras.models.load_model(m, compile=False).get_weights() for m in a.models[1:]]
 
     def val_accuracy(members: list[int]) -> float:
         template.set_weights(mean_weights(weights, members))
         recompute_batchnorm_statistics(template, images)
-        pred = template.predict(x_val.astype(np.float32), batch_size=256, verbose=0).argmax(1)
-        return float(np.mean(pred == y_val))
+        return float(np.mean(keras_predictions(template, x_val) == y_val))
 
     print(f"`python benchmarks/weight_soup.py {' '.join(map(str, a.models))}`\n")
     print("| checkpoint or soup | val acc |\n| --- | ---: |")

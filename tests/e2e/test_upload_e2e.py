@@ -70,16 +70,11 @@ def test_upload_classify_then_explain(app_url, page, upload_files):
     page.get_by_role("heading", name="mosaic_3x2.jpg").wait_for()
     page.get_by_role("heading", name="forest_tile.png").wait_for()
     page.get_by_text("Cut into 2 × 3 = 6 tiles").wait_for()
-    import time
+    from playwright.sync_api import expect
 
-    deadline = time.monotonic() + 20  # the second file's headline may still be rendering
-    while True:
-        headlines = page.locator("h3").all_inner_texts()
-        found = sum(any(name in h for name in CLASS_NAMES) for h in headlines)
-        if found >= 2 or time.monotonic() > deadline:
-            break
-        page.wait_for_timeout(250)
-    assert found == 2, headlines
+    # one class headline per file; Playwright retries (the second file's may still be rendering)
+    headlines = page.locator("h3").filter(has_text=re.compile("|".join(CLASS_NAMES)))
+    expect(headlines).to_have_count(2, timeout=20_000)
     page.locator(".js-plotly-plot").nth(3).wait_for()  # top-3 ×2, tile grid, distribution
     assert page.locator(".js-plotly-plot").count() == 4
     _no_exception(page)
