@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS
 
@@ -35,7 +36,7 @@ def test_draw_a_rectangle_and_get_the_class_map(app_url, page, scene_path):  # n
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     frame = _open_map_page(page, app_url)
-    assert frame.get_by_text("Contains modified Copernicus Sentinel data 2017").is_visible()
+    expect(frame.get_by_text("Contains modified Copernicus Sentinel data 2017")).to_be_visible()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / "map_scene.png"), full_page=True)
 
@@ -62,8 +63,8 @@ def test_draw_a_rectangle_and_get_the_class_map(app_url, page, scene_path):  # n
     tiles = frame.locator('path.leaflet-interactive[fill-opacity="0.55"]')
     tiles.nth(n_tiles - 1).wait_for()
     assert tiles.count() == n_tiles
-    assert frame.locator(".eurosat-legend").get_by_text("Land cover").is_visible()
-    assert frame.locator(".eurosat-legend").get_by_text(metric.strip()).is_visible()
+    expect(frame.locator(".eurosat-legend").get_by_text("Land cover")).to_be_visible()
+    expect(frame.locator(".eurosat-legend").get_by_text(metric.strip())).to_be_visible()
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / "map_result.png"), full_page=True)
 
@@ -142,7 +143,7 @@ def test_whole_scene_with_synthetic_clouds_shows_the_cloud_legend_and_a_land_onl
     assert cloud_share >= 15, caption  # about a quarter of the scene is under cloud or shadow
     legend = page.frame_locator(MAP_IFRAME).locator(".eurosat-legend")
     legend.get_by_text("Cloud / no data").wait_for()
-    assert legend.get_by_text(re.compile(r"of land")).first.is_visible()
+    expect(legend.get_by_text(re.compile(r"of land")).first).to_be_visible()
     tables = page.locator('[data-testid="stDataFrame"]')
     tables.nth(1).wait_for()  # land classes, then land / cloud / uncertain
     page.wait_for_timeout(2500)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from eurosat import runs
 from tests.e2e.conftest import ARTIFACTS
@@ -44,11 +45,13 @@ def test_launch_watch_and_stop_a_tiny_run(app_url, page, eurosat_zip, tmp_path_f
         page.get_by_text("Running: e2e-tiny").wait_for(timeout=120_000)
         # two finished epochs -> the live curves have two points each
         page.get_by_text(re.compile(rf"Epoch ([3-9]|\d\d)/{EPOCHS} · step")).first.wait_for(timeout=300_000)
-        live = page.locator('[data-testid="stPlotlyChart"]')
-        live.first.wait_for()
+        # The live view is a fragment that redraws the chart every few seconds: a one-shot is_visible()
+        # can land between two drawings (it failed once in CI), so wait with Playwright's retrying expect.
+        live = page.locator('[data-testid="stPlotlyChart"]').first
+        for title in ("Loss", "Accuracy"):  # the two subplot titles of the live curves
+            expect(live.get_by_text(title, exact=True)).to_be_visible(timeout=30_000)
         page.wait_for_timeout(1500)  # let Plotly finish drawing
         page.screenshot(path=str(ARTIFACTS / "train_running.png"), full_page=True)
-        assert page.get_by_text("Loss").first.is_visible() and page.get_by_text("Accuracy").first.is_visible()
 
         page.get_by_role("button", name="Stop training").click()
         page.get_by_text("Run 'e2e-tiny' ended: stopped.").wait_for(timeout=120_000)
