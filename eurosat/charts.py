@@ -25,14 +25,14 @@ def class_distribution_figure(summary: pd.DataFrame, height: int | None = None) 
             text=[f"{s:.1%} · {a:.2f} km²" for s, a in zip(df["share"], df["area_km2"], strict=True)],
             textposition="auto",
             customdata=df[["tiles", "area_km2"]].to_numpy(),
-            hovertemplate="%{y}: %{x:.1f}% of tiles<br>%{customdata[0]} tiles, %{customdata[1]:.2f} km²"
+            hovertemplate="%{y}: %{x:.1f}% of land tiles<br>%{customdata[0]} tiles, %{customdata[1]:.2f} km²"
             "<extra></extra>",
         )
     )
     fig.update_layout(
         height=height or 90 + 32 * len(df),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title={"text": "Class distribution of the classified land (share of land tiles, area)",
+        title={"text": "Classified land by class (share, area)",
                "font": {"size": 14}},
         xaxis={"title": "share of land tiles (%)", "range": [0, 100]},
         yaxis={"title": None},
