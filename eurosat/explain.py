@@ -1,7 +1,9 @@
 """Class-activation maps (Grad-CAM, Grad-CAM++, Score-CAM) with tf-keras-vis, as heatmap arrays.
 
-The maps are taken at :data:`eurosat.model.LAST_CONV_LAYER` (``stage3_block2_out``: the 8×8×128
-output of the last residual block, after its GELU) and upsampled bilinearly to 64×64.
+By default the maps are taken at the model's last feature map (``stage3_block2_out`` for the light
+ResNet, ``stage3_block3_out`` for its 3-blocks-per-stage variant: the 8×8×128 output of the last
+residual block, after its GELU; see :func:`eurosat.architectures.last_feature_layer`) and upsampled
+bilinearly to 64×64.
 tf-keras-vis is always called with ``seek_penultimate_conv_layer=False``: otherwise it silently
 walks back from the named layer to the last ``Conv2D`` (before BatchNorm and the residual add).
 
@@ -23,8 +25,7 @@ import numpy as np
 from PIL import Image
 
 from eurosat.classes import NUM_CLASSES, TILE_SIZE
-from eurosat.errors import ModelLoadError
-from eurosat.model import LAST_CONV_LAYER
+from eurosat.errors import EuroSATError, ModelLoadError
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -92,18 +93,21 @@ class CamExplainer:
 
     Args:
         model: Keras model of the model contract.
-        layer: name of the layer whose output is explained.
+        layer: name of the layer whose output is explained (None: the model's last feature map).
         cache_size: heatmaps remembered (keyed by image, class and method).
 
     Raises:
         ModelLoadError: the model has no such layer, or its output is not a feature map.
     """
 
-    def __init__(self, model: keras.Model, layer: str = LAST_CONV_LAYER, cache_size: int = 64):
-        if layer == LAST_CONV_LAYER and LAST_CONV_LAYER not in {lay.name for lay in model.layers}:
-            from eurosat.architectures import last_feature_layer  # another architecture: its last feature map
+    def __init__(self, model: keras.Model, layer: str | None = None, cache_size: int = 64):
+        if layer is None:  # the last feature map, whatever the architecture (its depth varies)
+            from eurosat.architectures import last_feature_layer
 
-            layer = last_feature_layer(model)
+            try:
+                layer = last_feature_layer(model)
+            except EuroSATError as exc:
+                raise ModelLoadError(f"The Keras model has no feature map to explain: {exc}") from exc
         try:
             out = model.get_layer(layer).output
         except ValueError as exc:
@@ -222,7 +226,7 @@ def gradcam(
     image: np.ndarray,
     class_index: int,
     method: str = DEFAULT_METHOD,
-    layer: str = LAST_CONV_LAYER,
+    layer: str | None = None,
 ) -> np.ndarray:
     """One heatmap for one image (builds a :class:`CamExplainer`; reuse one for many images).
 
@@ -231,7 +235,7 @@ def gradcam(
         image: (64, 64, 3) on the EuroSAT 0-255 scale.
         class_index: class to explain.
         method: "gradcam", "gradcam++" or "scorecam".
-        layer: layer whose output is explained.
+        layer: layer whose output is explained (None: the model's last feature map).
 
     Returns:
         float32 (64, 64) in [0, 1].

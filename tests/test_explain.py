@@ -168,6 +168,16 @@ def test_tf_keras_vis_is_told_not_to_seek(tiny_model, rng, monkeypatch):
         assert kwargs["seek_penultimate_conv_layer"] is False
 
 
+def test_a_deeper_light_resnet_is_explained_at_its_last_block_by_default():
+    """The 3-blocks-per-stage variant also has a ``stage3_block2_out``, but it is not the last block."""
+    from eurosat.model import build_model
+
+    deep = build_model(filters=8, blocks_per_stage=(1, 1, 3))
+    assert LAST_CONV_LAYER in {layer.name for layer in deep.layers}
+    assert CamExplainer(deep).layer == "stage3_block3_out"
+    assert CamExplainer(deep, LAST_CONV_LAYER).layer == LAST_CONV_LAYER  # a named layer is honoured
+
+
 def test_explaining_does_not_mutate_the_cached_model(tiny_model, rng):
     img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     before = np.asarray(tiny_model(img[None].astype(np.float32)))

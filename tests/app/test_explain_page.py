@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 
 from eurosat import config
 from eurosat.classes import NUM_CLASSES
-from eurosat.model import LAST_CONV_LAYER
 from eurosat.ui.state import EXPLAIN_IMAGE, EXPLAIN_SOURCE, MAP_RESULT
 
 
@@ -71,7 +71,9 @@ def test_tile_from_the_upload_page(runs_dir, tile):
     assert caps[0] == "Input: field.png (Upload page)"
     assert caps[1].startswith("Grad-CAM for ")
     assert caps[2:] == ["no evidence → strongest evidence", "Overlay (opacity 50%)"]
-    assert any(LAST_CONV_LAYER in c.value and "8 × 8 × 128" in c.value for c in at.main.caption)
+    # the shipped model's last block: stage3_block2_out (2 blocks per stage) or stage3_block3_out (3)
+    layer_caps = [c.value for c in at.main.caption if re.search(r"`stage3_block\d_out`", c.value)]
+    assert layer_caps and "8 × 8 × 128" in layer_caps[0]
     # the class list starts with the predicted class; every method and another class render
     classes = at.selectbox[0]
     assert classes.label == "Class to explain" and len(classes.options) == NUM_CLASSES
