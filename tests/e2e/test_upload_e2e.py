@@ -91,7 +91,7 @@ def test_upload_classify_then_explain(app_url, page, upload_files):
     # input, heatmap, its colour scale, overlay
     assert sizes == [[True, 256, 256], [True, 256, 256], [True, 256, 12], [True, 256, 256]], sizes
     captions = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
-    assert any("stage3_block2_out" in c for c in captions), captions
+    assert any(re.search(r"stage3_block\d_out", c) for c in captions), captions  # the model's last block
     _no_exception(page)
     _screenshot(page, "explain_page.png", 1300)
 
