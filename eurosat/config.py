@@ -85,6 +85,7 @@ class TrainConfig:
     tta: bool = True  # also export an "8 views, slower" TFLite file (averages the 8 flips/rotations)
     teacher: str | None = None  # distil from this .tflite file's probabilities (a,b,...: their mean)
     distill_weight: float = 0.7  # share of the teacher's probabilities in each training target
+    distill_temperature: float = 1.0  # soften the teacher's probabilities first: softmax(log p / T)
     outlier_fraction: float = 0.0  # extra synthetic outliers (clouds, haze, no data...) with uniform targets
     outlier_kinds: tuple[str, ...] = ("cloud", "haze", "nodata", "noise", "flat")  # eurosat.synthetic kinds
     ema: bool = False  # exponential moving average of the weights (evaluated and checkpointed)

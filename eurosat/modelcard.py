@@ -100,8 +100,10 @@ def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
     if isinstance(distil, dict):
         teachers = ", ".join(f"`{Path(t).name}` ({Path(t).parent.name})"
                              for t in config.teacher_files(str(distil["teacher"])))
-        rows.append(f"| teacher | soft targets {distil['weight']} × the mean probabilities of {teachers} "
-                    "+ the rest one-hot |")
+        soft = distil.get("temperature", 1.0)
+        softened = f", softened at T = {soft}" if soft != 1.0 else ""
+        rows.append(f"| teacher | soft targets {distil['weight']} × the mean probabilities of {teachers}"
+                    f"{softened} + the rest one-hot |")
     extras = [name for name, on in (("EMA of the weights", metrics.get("ema")),
                                     ("precise batch-norm statistics (eurosat.batchnorm)",
                                      metrics.get("precise_bn"))) if on]

@@ -262,9 +262,11 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
 
     * ``cfg.teacher`` (a ``.tflite`` file honouring the contract, or several, comma-separated: an
       ensemble, their mean probabilities): target = ``distill_weight`` × teacher probabilities + the
-      rest × one-hot (Hinton-style distillation at temperature 1, soft targets computed once,
-      offline). With an "8 views" teacher its output is invariant to the flips/rotations of the
-      augmentation, so the offline target stays exact for them.
+      rest × one-hot (Hinton-style soft targets, computed once, offline). A calibrated teacher is
+      sharp (top-1 near 1), so ``cfg.distill_temperature`` T > 1 softens it first,
+      ``softmax(log p / T)``, to pass on how alike it finds the other classes; the student is
+      recalibrated on validation at export anyway. With an "8 views" teacher its output is
+      invariant to the flips/rotations of the augmentation, so the offline target stays exact.
     * ``cfg.outlier_fraction``: that many extra synthetic outliers (:mod:`eurosat.synthetic`:
       clouds, haze, shadow, no data, noise, flat colour) with the uniform target (outlier exposure,
       Hendrycks et al. 2019): the model learns to say "none of these" with a low top-1 probability.
@@ -278,6 +280,12 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
                           axis=0).astype(np.float32)
         print(f"teacher {cfg.teacher}: top-1 agrees with the labels on "
               f"{np.mean(teacher.argmax(1) == y_train):.4f} of the training images", flush=True)
+        if cfg.distill_temperature != 1.0:
+            from eurosat.calibration import apply_temperature
+
+            teacher = apply_temperature(teacher, cfg.distill_temperature).astype(np.float32)
+            print(f"teacher softened at T = {cfg.distill_temperature}: mean top-1 "
+                  f"{teacher.max(1).mean():.3f}", flush=True)
         targets = cfg.distill_weight * teacher + (1.0 - cfg.distill_weight) * targets
     n_out = int(round(cfg.outlier_fraction * len(x_train)))
     if n_out:
@@ -521,7 +529,8 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "tta": cfg.tta,
         "calibration": {k: v for k, v in calibration.items() if k != "decision"},
         "decision": calibration["decision"],
-        "distillation": ({"teacher": cfg.teacher, "weight": cfg.distill_weight} if cfg.teacher else None),
+        "distillation": ({"teacher": cfg.teacher, "weight": cfg.distill_weight,
+                          "temperature": cfg.distill_temperature} if cfg.teacher else None),
         "outlier_fraction": cfg.outlier_fraction,
         "ema": cfg.ema,
         "precise_bn": cfg.precise_bn,
@@ -638,6 +647,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                         "several comma-separated (an ensemble: their mean probabilities)")
     p.add_argument("--distill-weight", type=float, default=d.distill_weight,
                    help="share of the teacher's probabilities in each target (with --teacher)")
+    p.add_argument("--distill-temperature", type=float, default=d.distill_temperature,
+                   help="soften the teacher's probabilities first, softmax(log p / T) (T > 1 softer)")
     p.add_argument("--outlier-fraction", type=float, default=d.outlier_fraction,
                    help="extra synthetic cloud/haze/shadow/no-data tiles with uniform targets, as a "
                         "fraction of the training images (outlier exposure)")
@@ -670,6 +681,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       subset=a.subset, patience=a.patience, seed=a.seed, export=not a.no_export,
                       warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta,
                       teacher=a.teacher, distill_weight=a.distill_weight,
+                      distill_temperature=a.distill_temperature,
                       outlier_fraction=a.outlier_fraction, ema=a.ema, calibrate=not a.no_calibrate,
                       precise_bn=not a.no_precise_bn,
                       outlier_kinds=tuple(k.strip() for k in a.outlier_kinds.split(",") if k.strip()),
@@ -689,6 +701,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     missing = [f for f in config.teacher_files(cfg.teacher or "") if not Path(f).is_file()]
     if missing:
         p.error(f"--teacher: no such file {', '.join(missing)}")
+    if not cfg.distill_temperature > 0:
+        p.error("--distill-temperature must be > 0")
     if not 0 <= cfg.distill_weight <= 1 or not 0 <= cfg.outlier_fraction <= 1:
         p.error("--distill-weight and --outlier-fraction must be in [0, 1]")
     if cfg.epochs < 1 or cfg.batch_size < 1:

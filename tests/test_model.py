@@ -129,7 +129,9 @@ def test_model_card_names_the_architecture_teacher_and_what_a_fine_tune_started_
     )
     card = render(metrics)
     assert "| architecture | `resnet_light_deep`" in card
-    assert "`x_tta.tflite` (a), `y_tta.tflite` (b)" in card and "0.7 ×" in card
+    assert "`x_tta.tflite` (a), `y_tta.tflite` (b)" in card and "0.7 ×" in card and "softened" not in card
+    metrics["distillation"]["temperature"] = 3.0
+    assert "`y_tta.tflite` (b), softened at T = 3.0 + the rest one-hot" in render(metrics)
     assert "precise batch-norm statistics" in card and "EMA of the weights" not in card
     assert "run `deep` (resnet_light_deep, 45 epochs, 1.50 h, distilled, EMA)" in card
     assert "2.00 h with the runs it started from" in card  # 0.5 h here + 1.5 h before

@@ -183,3 +183,21 @@ def test_teacher_files_and_flags():
     assert cfg.precise_bn is False
     with pytest.raises(SystemExit):
         train.parse_args(["--teacher", "models/eurosat_resnet_light_tta.tflite,missing.tflite"])
+    assert train.parse_args(["--distill-temperature", "2.5"])[0].distill_temperature == 2.5
+    with pytest.raises(SystemExit):
+        train.parse_args(["--distill-temperature", "0"])
+
+
+def test_a_distillation_temperature_softens_the_teachers_targets_keeping_their_order(rng):
+    from eurosat import config
+    from eurosat.calibration import apply_temperature
+    from eurosat.config import TrainConfig
+
+    x = rng.integers(0, 256, (6, 64, 64, 3)).astype(np.float32)
+    y = np.arange(6) % 10
+    teacher = str(config.models_dir() / config.TFLITE_DYNAMIC)
+    _, sharp = train.training_targets(x, y, TrainConfig(teacher=teacher, distill_weight=1.0))
+    _, soft = train.training_targets(x, y, TrainConfig(teacher=teacher, distill_weight=1.0,
+                                                       distill_temperature=3.0))
+    np.testing.assert_allclose(soft, apply_temperature(sharp, 3.0), atol=1e-5)
+    assert (soft.argmax(1) == sharp.argmax(1)).all() and (soft.max(1) < sharp.max(1)).all()
