@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from eurosat import config  # noqa: E402
 from eurosat.data import ImageSource, read_split  # noqa: E402
-from eurosat.inference import TFLiteClassifier  # noqa: E402
+from eurosat.evaluate import predict_file  # noqa: E402
 
 
 def main(files: list[str]) -> int:
@@ -25,8 +25,7 @@ def main(files: list[str]) -> int:
     split = read_split(config.SPLIT_FILE)
     source = ImageSource(config.eurosat_zip())
     sets = {name: source.load(split[name]) for name in ("val", "test")}
-    probs = {f: {name: TFLiteClassifier(f, batch_size=128, num_threads=2).predict(x)
-                 for name, (x, _) in sets.items()} for f in files}
+    probs = {f: {name: predict_file(Path(f), x) for name, (x, _) in sets.items()} for f in files}
     probs["mean of all"] = {name: np.mean([p[name] for p in probs.values()], axis=0) for name in sets}
     print(f"`python benchmarks/ensemble_accuracy.py {' '.join(files)}`\n")
     print("| model | val acc | test acc |\n| --- | ---: | ---: |")

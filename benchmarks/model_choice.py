@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from eurosat import config  # noqa: E402
 from eurosat.calibration import expected_calibration_error, nll  # noqa: E402
 from eurosat.data import ImageSource, read_split  # noqa: E402
-from eurosat.inference import TFLiteClassifier  # noqa: E402
+from eurosat.evaluate import predict_file  # noqa: E402
 
 
 def mcnemar_p(right_a: np.ndarray, right_b: np.ndarray) -> float:
@@ -47,8 +47,7 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     run_dirs, split = a.runs, a.split
     x, y = ImageSource(config.eurosat_zip()).load(read_split(config.SPLIT_FILE)[split])
-    probs = {Path(d).name: TFLiteClassifier(Path(d) / config.TFLITE_DYNAMIC, batch_size=128,
-                                            num_threads=2).predict(x) for d in run_dirs}
+    probs = {Path(d).name: predict_file(Path(d) / config.TFLITE_DYNAMIC, x) for d in run_dirs}
     right = {name: p.argmax(1) == y for name, p in probs.items()}
     top = max(right, key=lambda name: right[name].mean())
     opt = " --split test" if split == "test" else ""
