@@ -86,6 +86,7 @@ class TrainConfig:
     teacher: str | None = None  # distil from this .tflite file's probabilities (a,b,...: their mean)
     distill_weight: float = 0.7  # share of the teacher's probabilities in each training target
     distill_temperature: float = 1.0  # soften the teacher's probabilities first: softmax(log p / T)
+    teacher_mix_fraction: float = 0.0  # extra mixup/CutMix tiles labelled by the teacher (eurosat.mixing)
     outlier_fraction: float = 0.0  # extra synthetic outliers (clouds, haze, no data...) with uniform targets
     outlier_kinds: tuple[str, ...] = ("cloud", "haze", "nodata", "noise", "flat")  # eurosat.synthetic kinds
     ema: bool = False  # exponential moving average of the weights (evaluated and checkpointed)

@@ -267,11 +267,25 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
       ``softmax(log p / T)``, to pass on how alike it finds the other classes; the student is
       recalibrated on validation at export anyway. With an "8 views" teacher its output is
       invariant to the flips/rotations of the augmentation, so the offline target stays exact.
+    * ``cfg.teacher_mix_fraction``: that many extra mixed tiles (:mod:`eurosat.mixing`: mixup and
+      CutMix pairs of training tiles) whose targets mix the teacher's answer on the mixed tile with
+      the mixed labels, as above: the student also matches the teacher between the training images
+      (function matching, Beyer et al. 2022). Without a teacher they keep the mixed labels.
     * ``cfg.outlier_fraction``: that many extra synthetic outliers (:mod:`eurosat.synthetic`:
       clouds, haze, shadow, no data, noise, flat colour) with the uniform target (outlier exposure,
       Hendrycks et al. 2019): the model learns to say "none of these" with a low top-1 probability.
     """
     targets = np.eye(NUM_CLASSES, dtype=np.float32)[y_train]
+    n_real = len(x_train)
+    n_mix = int(round(cfg.teacher_mix_fraction * n_real))
+    if n_mix:
+        from eurosat.mixing import mixed_tiles
+
+        mixed = mixed_tiles(x_train, y_train, n_mix, seed=cfg.seed)
+        x_train = np.concatenate([x_train, mixed.images])
+        targets = np.concatenate([targets, mixed.labels])
+        print(f"function matching: {n_mix} mixed tiles (mixup and CutMix pairs), "
+              f"labelled by the teacher", flush=True)
     if cfg.teacher:
         from eurosat.inference import TFLiteClassifier
 
@@ -279,7 +293,7 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
         teacher = np.mean([TFLiteClassifier(f, batch_size=128).predict(x_train) for f in files],
                           axis=0).astype(np.float32)
         print(f"teacher {cfg.teacher}: top-1 agrees with the labels on "
-              f"{np.mean(teacher.argmax(1) == y_train):.4f} of the training images", flush=True)
+              f"{np.mean(teacher[:n_real].argmax(1) == y_train):.4f} of the training images", flush=True)
         if cfg.distill_temperature != 1.0:
             from eurosat.calibration import apply_temperature
 
@@ -287,7 +301,7 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
             print(f"teacher softened at T = {cfg.distill_temperature}: mean top-1 "
                   f"{teacher.max(1).mean():.3f}", flush=True)
         targets = cfg.distill_weight * teacher + (1.0 - cfg.distill_weight) * targets
-    n_out = int(round(cfg.outlier_fraction * len(x_train)))
+    n_out = int(round(cfg.outlier_fraction * n_real))
     if n_out:
         from eurosat.synthetic import outlier_tiles
 
@@ -531,6 +545,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "decision": calibration["decision"],
         "distillation": ({"teacher": cfg.teacher, "weight": cfg.distill_weight,
                           "temperature": cfg.distill_temperature} if cfg.teacher else None),
+        "teacher_mix_fraction": cfg.teacher_mix_fraction,
         "outlier_fraction": cfg.outlier_fraction,
         "ema": cfg.ema,
         "precise_bn": cfg.precise_bn,
@@ -649,6 +664,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                    help="share of the teacher's probabilities in each target (with --teacher)")
     p.add_argument("--distill-temperature", type=float, default=d.distill_temperature,
                    help="soften the teacher's probabilities first, softmax(log p / T) (T > 1 softer)")
+    p.add_argument("--teacher-mix", type=float, default=d.teacher_mix_fraction,
+                   help="extra mixed tiles (mixup/CutMix pairs), this fraction of the training set, "
+                        "labelled by the teacher (function matching)")
     p.add_argument("--outlier-fraction", type=float, default=d.outlier_fraction,
                    help="extra synthetic cloud/haze/shadow/no-data tiles with uniform targets, as a "
                         "fraction of the training images (outlier exposure)")
@@ -682,6 +700,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta,
                       teacher=a.teacher, distill_weight=a.distill_weight,
                       distill_temperature=a.distill_temperature,
+                      teacher_mix_fraction=a.teacher_mix,
                       outlier_fraction=a.outlier_fraction, ema=a.ema, calibrate=not a.no_calibrate,
                       precise_bn=not a.no_precise_bn,
                       outlier_kinds=tuple(k.strip() for k in a.outlier_kinds.split(",") if k.strip()),
@@ -705,6 +724,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
         p.error("--distill-temperature must be > 0")
     if not 0 <= cfg.distill_weight <= 1 or not 0 <= cfg.outlier_fraction <= 1:
         p.error("--distill-weight and --outlier-fraction must be in [0, 1]")
+    if not 0 <= cfg.teacher_mix_fraction <= 2:
+        p.error("--teacher-mix must be in [0, 2]")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         p.error("--epochs and --batch-size must be positive")
     return cfg, a.resume, a.finalize

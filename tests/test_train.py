@@ -201,3 +201,27 @@ def test_a_distillation_temperature_softens_the_teachers_targets_keeping_their_o
                                                        distill_temperature=3.0))
     np.testing.assert_allclose(soft, apply_temperature(sharp, 3.0), atol=1e-5)
     assert (soft.argmax(1) == sharp.argmax(1)).all() and (soft.max(1) < sharp.max(1)).all()
+
+
+def test_function_matching_adds_mixed_tiles_labelled_by_the_teacher_and_the_mixed_labels(rng):
+    from eurosat import config
+    from eurosat.config import TrainConfig
+    from eurosat.inference import TFLiteClassifier
+
+    x = rng.integers(0, 256, (8, 64, 64, 3)).astype(np.uint8)
+    y = np.arange(8) % 10
+    teacher = str(config.models_dir() / config.TFLITE_DYNAMIC)
+    cfg = TrainConfig(teacher=teacher, distill_weight=0.6, teacher_mix_fraction=0.5)
+    x_fit, targets = train.training_targets(x, y, cfg)
+    assert x_fit.shape == (12, 64, 64, 3) and targets.shape == (12, 10)
+    np.testing.assert_array_equal(x_fit[:8], x)
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-5)
+    x_plain, plain_targets = train.training_targets(x, y, TrainConfig(teacher_mix_fraction=0.5))
+    np.testing.assert_array_equal(x_plain, x_fit)  # same seed, same mixed tiles
+    mixed_labels = plain_targets[8:]  # without a teacher the mixed tiles keep their mixed labels
+    assert (mixed_labels.max(1) < 1.0).all()
+    expected = 0.6 * TFLiteClassifier(teacher).predict(x_fit[8:]) + 0.4 * mixed_labels
+    np.testing.assert_allclose(targets[8:], expected, atol=1e-5)
+    assert train.parse_args(["--teacher-mix", "1.0"])[0].teacher_mix_fraction == 1.0
+    with pytest.raises(SystemExit):
+        train.parse_args(["--teacher-mix", "-0.1"])
