@@ -87,6 +87,7 @@ class TrainConfig:
     distill_weight: float = 0.7  # share of the teacher's probabilities in each training target
     distill_temperature: float = 1.0  # soften the teacher's probabilities first: softmax(log p / T)
     teacher_mix_fraction: float = 0.0  # extra mixup/CutMix tiles labelled by the teacher (eurosat.mixing)
+    teacher_online: bool = False  # make and label the mixed tiles fresh in every batch (eurosat.consistent)
     outlier_fraction: float = 0.0  # extra synthetic outliers (clouds, haze, no data...) with uniform targets
     outlier_kinds: tuple[str, ...] = ("cloud", "haze", "nodata", "noise", "flat")  # eurosat.synthetic kinds
     ema: bool = False  # exponential moving average of the weights (evaluated and checkpointed)

@@ -270,14 +270,15 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
     * ``cfg.teacher_mix_fraction``: that many extra mixed tiles (:mod:`eurosat.mixing`: mixup and
       CutMix pairs of training tiles) whose targets mix the teacher's answer on the mixed tile with
       the mixed labels, as above: the student also matches the teacher between the training images
-      (function matching, Beyer et al. 2022). Without a teacher they keep the mixed labels.
+      (function matching, Beyer et al. 2022). Without a teacher they keep the mixed labels. With
+      ``cfg.teacher_online`` none are made here: :func:`training_dataset` mixes every batch afresh.
     * ``cfg.outlier_fraction``: that many extra synthetic outliers (:mod:`eurosat.synthetic`:
       clouds, haze, shadow, no data, noise, flat colour) with the uniform target (outlier exposure,
       Hendrycks et al. 2019): the model learns to say "none of these" with a low top-1 probability.
     """
     targets = np.eye(NUM_CLASSES, dtype=np.float32)[y_train]
     n_real = len(x_train)
-    n_mix = int(round(cfg.teacher_mix_fraction * n_real))
+    n_mix = 0 if cfg.teacher_online else int(round(cfg.teacher_mix_fraction * n_real))
     if n_mix:
         from eurosat.mixing import mixed_tiles
 
@@ -310,6 +311,27 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
         targets = np.concatenate([targets, np.full((n_out, NUM_CLASSES), 1.0 / NUM_CLASSES, np.float32)])
         print(f"outlier exposure: {n_out} synthetic outlier tiles with uniform targets", flush=True)
     return x_train, targets
+
+
+def training_dataset(x_fit: np.ndarray, targets: np.ndarray, y_train: np.ndarray, cfg: TrainConfig):
+    """The training pipeline: shuffled, augmented batches of (images, targets).
+
+    With ``cfg.teacher_online`` each batch also gets ``teacher_mix_fraction`` × its size of fresh
+    mixed tiles, labelled by the teacher as the student sees them (:mod:`eurosat.consistent`);
+    ``x_fit`` is then the training images alone (no outliers), so ``y_train`` gives their classes.
+    """
+    if not cfg.teacher_online:
+        return make_dataset(x_fit, targets, cfg.batch_size, True, cfg.augment, cfg.seed)
+    from eurosat.consistent import OnlineTeacher, consistent_dataset
+
+    if cfg.teacher is None or len(x_fit) != len(y_train):
+        raise EuroSATError("online teaching needs --teacher and no --outlier-fraction")
+    teacher = OnlineTeacher(config.teacher_files(cfg.teacher), cfg.teacher_mix_fraction,
+                            cfg.distill_weight, cfg.distill_temperature, seed=cfg.seed)
+    print(f"consistent teaching: {round(cfg.teacher_mix_fraction * cfg.batch_size)} fresh mixed tiles "
+          f"per batch of {cfg.batch_size}, labelled online by {len(teacher.files)} teacher file(s)",
+          flush=True)
+    return consistent_dataset(x_fit, targets, y_train, cfg.batch_size, teacher, cfg.augment, cfg.seed)
 
 
 def keras_predictions(model, x: np.ndarray) -> np.ndarray:
@@ -384,7 +406,7 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     print(f"data: train {len(x_train)}, val {len(x_val)}, test {len(x_test)} images", flush=True)
 
     x_fit, targets = training_targets(x_train, y_train, cfg)
-    train_ds = make_dataset(x_fit, targets, cfg.batch_size, True, cfg.augment, cfg.seed)
+    train_ds = training_dataset(x_fit, targets, y_train, cfg)
     val_ds = _one_hot_dataset(make_dataset(x_val, y_val, 256, False))
     steps = int(np.ceil(len(x_fit) / cfg.batch_size))
     del x_fit
@@ -546,6 +568,7 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "distillation": ({"teacher": cfg.teacher, "weight": cfg.distill_weight,
                           "temperature": cfg.distill_temperature} if cfg.teacher else None),
         "teacher_mix_fraction": cfg.teacher_mix_fraction,
+        "teacher_online": cfg.teacher_online,
         "outlier_fraction": cfg.outlier_fraction,
         "ema": cfg.ema,
         "precise_bn": cfg.precise_bn,
@@ -667,6 +690,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--teacher-mix", type=float, default=d.teacher_mix_fraction,
                    help="extra mixed tiles (mixup/CutMix pairs), this fraction of the training set, "
                         "labelled by the teacher (function matching)")
+    p.add_argument("--teacher-online", action="store_true",
+                   help="with --teacher-mix F: mix F × each batch afresh and let the teacher label the "
+                        "mixed tiles as the student sees them (consistent teaching; slower epochs)")
     p.add_argument("--outlier-fraction", type=float, default=d.outlier_fraction,
                    help="extra synthetic cloud/haze/shadow/no-data tiles with uniform targets, as a "
                         "fraction of the training images (outlier exposure)")
@@ -700,7 +726,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       warmup_epochs=a.warmup_epochs, init_from=a.init_from, tta=not a.no_tta,
                       teacher=a.teacher, distill_weight=a.distill_weight,
                       distill_temperature=a.distill_temperature,
-                      teacher_mix_fraction=a.teacher_mix,
+                      teacher_mix_fraction=a.teacher_mix, teacher_online=a.teacher_online,
                       outlier_fraction=a.outlier_fraction, ema=a.ema, calibrate=not a.no_calibrate,
                       precise_bn=not a.no_precise_bn,
                       outlier_kinds=tuple(k.strip() for k in a.outlier_kinds.split(",") if k.strip()),
@@ -726,6 +752,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
         p.error("--distill-weight and --outlier-fraction must be in [0, 1]")
     if not 0 <= cfg.teacher_mix_fraction <= 2:
         p.error("--teacher-mix must be in [0, 2]")
+    if cfg.teacher_online and not (cfg.teacher and cfg.teacher_mix_fraction > 0):
+        p.error("--teacher-online needs --teacher and --teacher-mix > 0")
+    if cfg.teacher_online and cfg.outlier_fraction:
+        p.error("--teacher-online does not mix synthetic outliers: drop --outlier-fraction")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         p.error("--epochs and --batch-size must be positive")
     return cfg, a.resume, a.finalize
