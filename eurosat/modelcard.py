@@ -103,7 +103,7 @@ def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
         soft = distil.get("temperature", 1.0)
         softened = f", softened at T = {soft}" if soft != 1.0 else ""
         rows.append(f"| teacher | soft targets {distil['weight']} × the mean probabilities of {teachers}"
-                    f"{softened} + the rest one-hot |")
+                    f"{softened} + the rest one-hot{_mixed_tiles_note(metrics)} |")
     extras = [name for name, on in (("EMA of the weights", metrics.get("ema")),
                                     ("precise batch-norm statistics (eurosat.batchnorm)",
                                      metrics.get("precise_bn"))) if on]
@@ -121,6 +121,17 @@ def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
     if chain:
         rows.append(f"| started from | {' ← '.join(chain)} |")
     return rows
+
+
+def _mixed_tiles_note(metrics: dict) -> str:
+    """The function-matching part of the teacher row: how many mixed tiles, made once or per batch."""
+    share = metrics.get("teacher_mix_fraction") or 0.0
+    if not share:
+        return ""
+    when = ("made afresh in every batch from its augmented tiles and labelled online (consistent teaching)"
+            if metrics.get("teacher_online") else "made once before training and labelled offline")
+    return (f"; plus {share:g} × as many mixed tiles (mixup / CutMix pairs, `eurosat.mixing`) as training "
+            f"images, {when}, their targets mixing the teacher and the mixed labels the same way")
 
 
 def _parents(metrics: dict) -> list[dict]:

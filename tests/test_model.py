@@ -153,3 +153,19 @@ def test_model_card_gives_the_validation_accuracy_of_the_shipped_weights_beside_
             "| 98.64% |") in card
     del metrics["calibration"]["val_after"]["accuracy"]
     assert "shipped weights" not in render(metrics)
+
+
+def test_model_card_says_how_the_mixed_tiles_of_function_matching_were_made():
+    import json
+
+    from eurosat import config
+    from eurosat.modelcard import render
+
+    metrics = json.loads((config.models_dir() / config.METRICS_FILE).read_text())
+    metrics["distillation"] = {"teacher": "runs/a/x_tta.tflite", "weight": 0.7}
+    metrics.update(teacher_mix_fraction=0.0, teacher_online=False)
+    assert "mixed tiles" not in render(metrics)
+    metrics["teacher_mix_fraction"] = 1.0
+    assert "1 × as many mixed tiles" in render(metrics) and "made once before training" in render(metrics)
+    metrics["teacher_online"] = True
+    assert "afresh in every batch" in render(metrics) and "made once" not in render(metrics)
