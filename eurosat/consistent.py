@@ -6,11 +6,14 @@ Beyer et al. (2022, "Knowledge distillation: a good teacher is patient and consi
 distillation keeps improving when the teacher instead answers on exactly the image the student gets,
 fresh every step. :class:`OnlineTeacher` does that per batch: it pairs the batch's *augmented* tiles
 (mixup or CutMix, :func:`eurosat.mixing.mixed_tiles`), asks the teacher files (LiteRT, no TensorFlow)
-for their probabilities on the mixed tiles, and appends them with their targets. The real tiles keep
-the targets computed once (an 8-view teacher is invariant to the flips and rotations anyway).
+for their probabilities on the mixed tiles, and appends them with their targets. Only the mixed
+tiles are labelled consistently: the real tiles keep the targets computed once on the unaugmented tile
+(with an 8-view teacher exact for the flips and rotations, not for the zoom, shift and colour changes).
 
 Cost: each epoch the teachers score ``F × N`` new tiles (an 8-view ``resnet_light_deep`` file does
-~100 tiles/s on one core), instead of once for the whole run.
+~100 tiles/s on one core), instead of once for the whole run. An epoch then has N / B steps of
+B + F·B tiles, where the offline ``--teacher-mix F`` has (1 + F)·N / B steps of B tiles: at the same
+learning rate, fewer and larger steps.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ class OnlineTeacher:
         mix_fraction: mixed tiles added to a batch of B real ones: ``round(mix_fraction × B)``.
         distill_weight: share of the teacher in a mixed tile's target; the rest is the mixed labels.
         temperature: soften the teacher first, ``softmax(log p / T)`` (T > 1 softer), as offline.
-        seed: seeds the pairs, shares and boxes (one generator for the whole run).
+        seed: seeds the pairs, shares and boxes (one generator for the whole run) ...
+        stream: ... with this second key (a resumed run passes its first epoch: new pairs, not epoch 1's).
         num_threads: LiteRT threads of each teacher interpreter.
     """
 
@@ -44,6 +48,7 @@ class OnlineTeacher:
     distill_weight: float
     temperature: float = 1.0
     seed: int = 0
+    stream: int = 0
     num_threads: int = 1
     _rng: np.random.Generator = field(init=False, repr=False)
     _teachers: list[Any] = field(init=False, repr=False)
@@ -55,7 +60,7 @@ class OnlineTeacher:
             raise ValueError("mix_fraction must be in (0, 2]")
         from eurosat.inference import TFLiteClassifier
 
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng([self.seed, self.stream])
         self._teachers = [TFLiteClassifier(f, num_threads=self.num_threads, batch_size=128)
                           for f in self.files]
 
@@ -87,8 +92,10 @@ class OnlineTeacher:
         tiles = np.clip(np.rint(images), 0, 255).astype(np.uint8)
         mixed = mixed_tiles(tiles, np.asarray(labels, np.int64), n_mix,
                             seed=int(self._rng.integers(0, 2**31 - 1)))
-        teacher = self.teacher_probabilities(mixed.images)
-        mixed_targets = self.distill_weight * teacher + (1.0 - self.distill_weight) * mixed.labels
+        mixed_targets = mixed.labels
+        if self.distill_weight:
+            teacher = self.teacher_probabilities(mixed.images)
+            mixed_targets = self.distill_weight * teacher + (1.0 - self.distill_weight) * mixed.labels
         return (np.concatenate([images.astype(np.float32), mixed.images.astype(np.float32)]),
                 np.concatenate([targets, mixed_targets]).astype(np.float32))
 

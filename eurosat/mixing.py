@@ -3,7 +3,8 @@
 Distillation passes on more of a teacher when the student also sees the teacher's answers *between*
 the training images (Beyer et al. 2022, "Knowledge distillation: a good teacher is patient and
 consistent": "function matching" on mixed images). The trainer labels the tiles made here with the
-teacher, offline, once (:func:`eurosat.train.training_targets`):
+teacher, offline, once (:func:`eurosat.train.training_targets`), or per batch with ``--teacher-online``
+(:mod:`eurosat.consistent`):
 
 * **mixup** (Zhang et al. 2018): ``λ·a + (1 − λ)·b`` for two random tiles, ``λ ~ U(0, 1)``;
 * **CutMix** (Yun et al. 2019): a rectangle of ``b`` pasted into ``a``, its area a ``U(0, 1)`` share

@@ -313,12 +313,14 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
     return x_train, targets
 
 
-def training_dataset(x_fit: np.ndarray, targets: np.ndarray, y_train: np.ndarray, cfg: TrainConfig):
+def training_dataset(x_fit: np.ndarray, targets: np.ndarray, y_train: np.ndarray, cfg: TrainConfig,
+                     start_epoch: int = 0):
     """The training pipeline: shuffled, augmented batches of (images, targets).
 
     With ``cfg.teacher_online`` each batch also gets ``teacher_mix_fraction`` × its size of fresh
     mixed tiles, labelled by the teacher as the student sees them (:mod:`eurosat.consistent`);
-    ``x_fit`` is then the training images alone (no outliers), so ``y_train`` gives their classes.
+    ``x_fit`` is then the training images alone (no outliers), so ``y_train`` gives their classes;
+    a run resumed at ``start_epoch`` mixes new pairs rather than replaying those of epoch 1.
     """
     if not cfg.teacher_online:
         return make_dataset(x_fit, targets, cfg.batch_size, True, cfg.augment, cfg.seed)
@@ -327,7 +329,8 @@ def training_dataset(x_fit: np.ndarray, targets: np.ndarray, y_train: np.ndarray
     if cfg.teacher is None or len(x_fit) != len(y_train):
         raise EuroSATError("online teaching needs --teacher and no --outlier-fraction")
     teacher = OnlineTeacher(config.teacher_files(cfg.teacher), cfg.teacher_mix_fraction,
-                            cfg.distill_weight, cfg.distill_temperature, seed=cfg.seed)
+                            cfg.distill_weight, cfg.distill_temperature, seed=cfg.seed,
+                            stream=start_epoch)
     print(f"consistent teaching: {round(cfg.teacher_mix_fraction * cfg.batch_size)} fresh mixed tiles "
           f"per batch of {cfg.batch_size}, labelled online by {len(teacher.files)} teacher file(s)",
           flush=True)
@@ -405,13 +408,13 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     x_test, y_test = source.load(subsets["test"])
     print(f"data: train {len(x_train)}, val {len(x_val)}, test {len(x_test)} images", flush=True)
 
+    start_epoch = _completed_epochs(run_dir) if resume else 0
     x_fit, targets = training_targets(x_train, y_train, cfg)
-    train_ds = training_dataset(x_fit, targets, y_train, cfg)
+    train_ds = training_dataset(x_fit, targets, y_train, cfg, start_epoch)
     val_ds = _one_hot_dataset(make_dataset(x_val, y_val, 256, False))
     steps = int(np.ceil(len(x_fit) / cfg.batch_size))
     del x_fit
 
-    start_epoch = _completed_epochs(run_dir) if resume else 0
     total_steps, warmup_steps = steps * cfg.epochs, steps * cfg.warmup_epochs
     if resume and (run_dir / "last.keras").exists():
         model = _load_checkpoint(run_dir / "last.keras")
@@ -691,8 +694,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                    help="extra mixed tiles (mixup/CutMix pairs), this fraction of the training set, "
                         "labelled by the teacher (function matching)")
     p.add_argument("--teacher-online", action="store_true",
-                   help="with --teacher-mix F: mix F × each batch afresh and let the teacher label the "
-                        "mixed tiles as the student sees them (consistent teaching; slower epochs)")
+                   help="with --teacher-mix F: add F × each batch of fresh mixed tiles, labelled by the "
+                        "teacher as the student sees them (consistent teaching; an epoch is N/B steps of "
+                        "(1 + F)·B tiles, and each costs the teacher's work on F·N tiles)")
     p.add_argument("--outlier-fraction", type=float, default=d.outlier_fraction,
                    help="extra synthetic cloud/haze/shadow/no-data tiles with uniform targets, as a "
                         "fraction of the training images (outlier exposure)")
