@@ -169,3 +169,15 @@ def test_model_card_says_how_the_mixed_tiles_of_function_matching_were_made():
     assert "1 × as many mixed tiles" in render(metrics) and "made once before training" in render(metrics)
     metrics["teacher_online"] = True
     assert "afresh in every batch" in render(metrics) and "made once" not in render(metrics)
+
+
+def test_the_readme_model_card_is_the_one_the_shipped_metrics_give(repo_root):
+    """A release that changes models/ regenerates the card: python -m eurosat.modelcard --readme README.md."""
+    import json
+
+    from eurosat import config
+    from eurosat.modelcard import BEGIN, END, render
+
+    readme = (repo_root / "README.md").read_text()
+    card = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n")
+    assert card == render(json.loads((config.models_dir() / config.METRICS_FILE).read_text()))
