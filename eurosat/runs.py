@@ -78,6 +78,10 @@ class TrainSettings:
     unfreeze_epoch: int | None = _DEFAULTS.unfreeze_epoch
     backbone_lr_scale: float = _DEFAULTS.backbone_lr_scale
     input_size: int = _DEFAULTS.input_size
+    teacher: str = ""  # distil from these .tflite files (comma-separated: their mean); empty = no teacher
+    distill_weight: float = _DEFAULTS.distill_weight
+    teacher_mix_fraction: float = _DEFAULTS.teacher_mix_fraction  # mixed tiles labelled by the teacher
+    teacher_online: bool = _DEFAULTS.teacher_online  # ... made and labelled per batch (eurosat.consistent)
 
     def validate(self) -> None:
         """Raise :class:`TrainingError` naming the first bad setting."""
@@ -100,6 +104,7 @@ class TrainSettings:
             data="", out="", epochs=self.epochs, arch=self.arch, weights=self.weights,
             freeze_backbone=self.freeze_backbone, unfreeze_epoch=self.unfreeze_epoch,
             backbone_lr_scale=self.backbone_lr_scale, input_size=self.input_size))
+        self._validate_distillation()
         if self.name and (not _NAME_RE.match(self.name) or self.name in RESERVED_NAMES
                           or self.name.lower().endswith(RESERVED_SUFFIXES)):
             raise TrainingError(
@@ -107,6 +112,23 @@ class TrainSettings:
                 f"(not {', '.join(sorted(RESERVED_NAMES))}, nor a name ending in "
                 f"{', '.join(RESERVED_SUFFIXES)})."
             )
+
+    def _validate_distillation(self) -> None:
+        """Raise :class:`TrainingError` for a teacher file that is missing or not ``.tflite``, or
+        distillation settings out of range."""
+        files = config.teacher_files(self.teacher)
+        for f in files:
+            path = Path(f).expanduser()
+            if path.suffix != ".tflite" or not path.is_file():
+                raise TrainingError(f"Teacher '{f}' is not a .tflite file here: give the path of a model "
+                                    "file (e.g. an 8-view file, models/eurosat_resnet_light_tta.tflite).")
+        if not 0 <= self.distill_weight <= 1:
+            raise TrainingError(f"Teacher weight must be in [0, 1], got {self.distill_weight}.")
+        if not 0 <= self.teacher_mix_fraction <= 2:
+            raise TrainingError(f"Mixed tiles must be 0-2 × the training images, "
+                                f"got {self.teacher_mix_fraction}.")
+        if self.teacher_online and not (files and self.teacher_mix_fraction > 0):
+            raise TrainingError("Labelling mixed tiles per batch needs a teacher and mixed tiles (> 0).")
 
     def command(self, run_dir: Path) -> list[str]:
         """The trainer's command line for this run (``sys.executable -m eurosat.train ...``)."""
@@ -126,6 +148,14 @@ class TrainSettings:
             cmd += ["--backbone-lr-scale", repr(float(self.backbone_lr_scale))]
         if self.input_size != _DEFAULTS.input_size:
             cmd += ["--input-size", str(self.input_size)]
+        files = config.teacher_files(self.teacher)
+        if files:
+            cmd += ["--teacher", ",".join(str(Path(f).expanduser()) for f in files),
+                    "--distill-weight", repr(float(self.distill_weight))]
+        if self.teacher_mix_fraction:
+            cmd += ["--teacher-mix", repr(float(self.teacher_mix_fraction))]
+        if self.teacher_online:
+            cmd.append("--teacher-online")
         if not self.augment:
             cmd.append("--no-augment")
         if not self.export:

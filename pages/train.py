@@ -64,6 +64,21 @@ with st.form("train_form"):
         lr_scale = f3.number_input("Backbone learning-rate scale", 0.001, 1.0, d.backbone_lr_scale,
                                    step=0.05, format="%.3f", key="train_backbone_lr",
                                    help="The backbone learns at this × the learning rate (e.g. 0.1).")
+    with st.expander("Distillation (learn from a teacher model's probabilities)"):
+        t1, t2 = st.columns([2, 1])
+        teacher = t1.text_input("Teacher .tflite file(s), comma-separated (their mean is the teacher)",
+                                key="train_teacher", placeholder=str(config.models_dir() / config.TFLITE_TTA),
+                                help="Empty: no teacher. The shipped 8-view file is a strong one; the "
+                                     "shipped model was distilled from several runs' 8-view files (README).")
+        weight = t2.number_input("Teacher's share of each target", 0.0, 1.0, d.distill_weight, step=0.05,
+                                 key="train_distill_weight", help="The rest is the one-hot label.")
+        m1, m2 = st.columns([1, 2])
+        mix = m1.number_input("Mixed tiles (× training images)", 0.0, 2.0, d.teacher_mix_fraction, step=0.25,
+                              key="train_teacher_mix",
+                              help="Mixup/CutMix pairs of training tiles the teacher labels (function "
+                                   "matching): 1.0 doubles each epoch's work.")
+        online = m2.checkbox("Make and label them afresh in every batch (consistent teaching, slower)",
+                             key="train_teacher_online")
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
     weights = (weights_file.strip() or "(no file given)") if start == "file" else start
@@ -71,7 +86,9 @@ if submitted:
                                   learning_rate=float(lr), augment=augment, subset=float(subset),
                                   name=name.strip(), export=export, arch=arch, weights=weights,
                                   freeze_backbone=freeze, unfreeze_epoch=int(thaw) if thaw else None,
-                                  backbone_lr_scale=float(lr_scale), input_size=int(size))
+                                  backbone_lr_scale=float(lr_scale), input_size=int(size),
+                                  teacher=teacher.strip(), distill_weight=float(weight),
+                                  teacher_mix_fraction=float(mix), teacher_online=online)
     try:
         launched = runs.launch_run(settings)
         st.session_state[state.TRAIN_LIVE_RUN] = launched.name

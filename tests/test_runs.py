@@ -126,6 +126,33 @@ def test_command_runs_the_trainer_module_with_the_form_settings(tmp_path):
     assert "--no-augment" not in runs.TrainSettings(data="/d.zip").command(tmp_path / "r")
 
 
+def test_distillation_settings_become_trainer_flags_the_trainer_accepts(tmp_path):
+    from eurosat import config, train
+
+    teacher = str(config.models_dir() / config.TFLITE_TTA)
+    s = runs.TrainSettings(data="/d.zip", teacher=teacher, distill_weight=0.6, teacher_mix_fraction=1.0,
+                           teacher_online=True)
+    s.validate()
+    cmd = s.command(tmp_path / "r")
+    cfg, _, _ = train.parse_args(cmd[3:])  # the trainer itself parses what the page launches
+    assert (cfg.teacher, cfg.distill_weight, cfg.teacher_mix_fraction, cfg.teacher_online) == (
+        teacher, 0.6, 1.0, True)
+    plain = runs.TrainSettings(data="/d.zip").command(tmp_path / "r")
+    assert not any(a.startswith("--teacher") or a == "--distill-weight" for a in plain)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"teacher": "/nowhere/t.tflite"}, "not a .tflite file"),
+    ({"teacher": "README.md"}, "not a .tflite file"),
+    ({"distill_weight": 1.5}, "Teacher weight"),
+    ({"teacher_mix_fraction": 3.0}, "Mixed tiles"),
+    ({"teacher_online": True, "teacher_mix_fraction": 1.0}, "needs a teacher"),
+])
+def test_bad_distillation_settings_are_refused(kwargs, words):
+    with pytest.raises(TrainingError, match=words):
+        runs.TrainSettings(**kwargs).validate()
+
+
 def test_trainer_alive_only_for_live_trainer_processes(trainer):
     assert runs.trainer_alive(trainer.pid)
     assert not runs.trainer_alive(os.getpid())  # alive, but pytest is not a trainer

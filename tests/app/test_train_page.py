@@ -26,11 +26,16 @@ def test_form_has_every_training_setting(runs_dir):
     at = open_train_page()
     assert [w.label for w in at.number_input] == ["Epochs", "Batch size", "Learning rate", "Subset fraction",
                                                   "Unfreeze at epoch (0: stay frozen)",
-                                                  "Backbone learning-rate scale"]
-    data, name, weights_file = at.text_input
+                                                  "Backbone learning-rate scale",
+                                                  "Teacher's share of each target",
+                                                  "Mixed tiles (× training images)"]
+    data, name, weights_file, teacher = at.text_input
     assert data.label.startswith("Data") and data.value.endswith("EuroSAT_RGB.zip")
     assert name.label == "Run name" and weights_file.label.startswith("Weights file")
-    assert [w.label for w in at.checkbox] == ["Augmentation", "Export TFLite", "Freeze the backbone"]
+    assert teacher.label.startswith("Teacher .tflite") and teacher.value == ""
+    assert [w.label for w in at.checkbox] == ["Augmentation", "Export TFLite", "Freeze the backbone",
+                                              "Make and label them afresh in every batch (consistent "
+                                              "teaching, slower)"]
     assert at.selectbox(key="train_weights").value == "none"
     assert at.selectbox(key="train_input_size").value == 64
     assert button(at, "Start training")
@@ -154,6 +159,32 @@ def test_transfer_settings_reach_the_trainer_and_bad_ones_are_refused(runs_dir, 
     at.text_input(key="train_weights_file").input(str(tmp_path / "missing.keras"))
     button(at, "Start training").click().run()
     assert any("existing .keras" in e.value for e in at.error), [e.value for e in at.error]
+    assert not any(p.is_dir() for p in runs_dir.iterdir())  # nothing was started
+
+
+def test_distillation_settings_reach_the_trainer_and_a_missing_teacher_is_refused(runs_dir, tmp_path,
+                                                                                  monkeypatch):
+    from eurosat import config
+
+    launched = []
+    monkeypatch.setattr(runs, "launch_run", lambda settings: launched.append(settings) or runs.Run(
+        "x", runs_dir / "x", "starting", {}, {}, [], None, {"pid": 1}))
+    at = open_train_page()
+    teacher = str(config.models_dir() / config.TFLITE_TTA)
+    at.text_input(key="train_teacher").input(teacher)
+    at.number_input(key="train_distill_weight").set_value(0.6)
+    at.number_input(key="train_teacher_mix").set_value(1.0)
+    at.checkbox(key="train_teacher_online").check()
+    button(at, "Start training").click().run()
+    assert not at.exception, at.exception
+    s = launched[-1]
+    assert (s.teacher, s.teacher_mix_fraction, s.teacher_online) == (teacher, 1.0, True)
+    assert abs(s.distill_weight - 0.6) < 1e-9
+
+    monkeypatch.undo()
+    at.text_input(key="train_teacher").input(str(tmp_path / "missing.tflite"))
+    button(at, "Start training").click().run()
+    assert any("is not a .tflite file here" in e.value for e in at.error), [e.value for e in at.error]
     assert not any(p.is_dir() for p in runs_dir.iterdir())  # nothing was started
 
 
