@@ -610,6 +610,18 @@ def progress(run: Run, now: float | None = None) -> Progress:
     return Progress(min(1.0, max(0.0, done / total)), text, eta)
 
 
+def teacher_summary(cfg: dict) -> str:
+    """What a run learnt from, for the history table: "—", "2 files" or "2 files + 1× mixed (per batch)"."""
+    files = config.teacher_files(str(cfg.get("teacher") or ""))
+    mix = float(cfg.get("teacher_mix_fraction") or 0.0)
+    if not files:
+        return f"— + {mix:g}× mixed" if mix else "—"
+    text = f"{len(files)} file{'s' if len(files) > 1 else ''}"
+    if mix:
+        text += f" + {mix:g}× mixed ({'per batch' if cfg.get('teacher_online') else 'once'})"
+    return text
+
+
 def history_rows(runs: list[Run]) -> list[dict]:
     """One row per run for the run-history table (accuracies as fractions 0-1)."""
     rows = []
@@ -619,6 +631,8 @@ def history_rows(runs: list[Run]) -> list[dict]:
             "run": r.name,
             "state": r.state,
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "",
+            "architecture": c.get("arch") or _DEFAULTS.arch,
+            "teacher": teacher_summary(c),
             "epochs": f"{len(r.metrics)}/{c.get('epochs', '?')}",
             "batch": c.get("batch_size"),
             "lr": c.get("learning_rate"),

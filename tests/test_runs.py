@@ -213,6 +213,17 @@ def test_history_rows_carry_settings_and_accuracies(runs_dir):
     assert old["best val acc"] == pytest.approx(0.55)
     assert old["test acc (Keras)"] == fake_report(1)["accuracy"]
     assert rows[0]["test acc (Keras)"] is None and rows[0]["state"] == "stopped"
+    assert old["architecture"] == "resnet_light" and old["teacher"] == "—"
+
+
+def test_the_history_says_what_a_run_learnt_from():
+    assert runs.teacher_summary({}) == "—"
+    assert runs.teacher_summary({"teacher": "a.tflite"}) == "1 file"
+    assert runs.teacher_summary({"teacher": "a.tflite,b.tflite", "teacher_mix_fraction": 1.0,
+                                 "teacher_online": True}) == "2 files + 1× mixed (per batch)"
+    once = runs.teacher_summary({"teacher": "a.tflite", "teacher_mix_fraction": 0.5})
+    assert once == "1 file + 0.5× mixed (once)"
+    assert runs.teacher_summary({"teacher_mix_fraction": 1.0}) == "— + 1× mixed"
 
 
 def test_missing_data_and_taken_names_are_refused_before_anything_starts(runs_dir, data_file):
