@@ -627,20 +627,20 @@ def history_rows(runs: list[Run]) -> list[dict]:
     rows = []
     for r in runs:
         c = r.config
-        rows.append({
+        rows.append({  # results first: the table is wider than the page, the settings scroll
             "run": r.name,
             "state": r.state,
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "",
             "architecture": c.get("arch") or _DEFAULTS.arch,
-            "teacher": teacher_summary(c),
             "epochs": f"{len(r.metrics)}/{c.get('epochs', '?')}",
-            "batch": c.get("batch_size"),
-            "lr": c.get("learning_rate"),
-            "augment": c.get("augment"),
-            "subset": c.get("subset"),
             "best val acc": r.best_val_accuracy,
             "test acc (Keras)": r.test_accuracy("keras"),
             "test acc (TFLite)": r.test_accuracy("tflite_dynamic"),
             "duration": format_duration(r.duration_s),
+            "teacher": teacher_summary(c),
+            "batch": c.get("batch_size"),
+            "lr": c.get("learning_rate"),
+            "augment": c.get("augment"),
+            "subset": c.get("subset"),
         })
     return rows
