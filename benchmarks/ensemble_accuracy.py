@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eurosat import config  # noqa: E402
+from eurosat.calibration import nll  # noqa: E402
 from eurosat.data import ImageSource, read_split  # noqa: E402
 from eurosat.evaluate import predict_file  # noqa: E402
 
@@ -34,8 +35,7 @@ def subsets_table(files: list[str], x: np.ndarray, y: np.ndarray) -> list[str]:
         for combo in combinations(files, k):
             p = np.mean([probs[f] for f in combo], axis=0)
             wrong = int(np.sum(p.argmax(1) != y))
-            loss = float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0))))
-            rows.append((wrong, loss, " + ".join(Path(f).parent.name or f for f in combo)))
+            rows.append((wrong, nll(p, y), " + ".join(Path(f).parent.name or f for f in combo)))
     rows.sort()
     return [f"| {name} | {100 * (1 - wrong / len(y)):.2f}% | {wrong} | {loss:.4f} |"
             for wrong, loss, name in rows]
