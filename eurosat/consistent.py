@@ -29,6 +29,29 @@ from eurosat.classes import NUM_CLASSES
 from eurosat.mixing import mixed_tiles
 
 
+def teacher_probabilities(teachers: Sequence[Any], images: np.ndarray,
+                          temperature: float = 1.0) -> np.ndarray:
+    """The mean probabilities of teacher classifiers (an ensemble), softened at ``temperature``.
+
+    The one definition of "the teacher" for the offline targets (:func:`eurosat.train.training_targets`)
+    and :class:`OnlineTeacher`.
+
+    Args:
+        teachers: objects with ``predict(images) -> (N, 10)`` (``eurosat.inference.TFLiteClassifier``).
+        images: (N, 64, 64, 3) tiles on the 0-255 scale.
+        temperature: ``softmax(log p / T)`` of the mean (T > 1 softer); 1 leaves it as it is.
+
+    Returns:
+        float32 (N, 10) probabilities.
+    """
+    probs = np.mean([t.predict(images) for t in teachers], axis=0).astype(np.float32)
+    if temperature != 1.0:
+        from eurosat.calibration import apply_temperature
+
+        probs = apply_temperature(probs, temperature)
+    return np.asarray(probs, np.float32)
+
+
 @dataclass
 class OnlineTeacher:
     """Mixes each training batch and labels the mixed tiles with the teachers' mean probabilities.
@@ -66,12 +89,7 @@ class OnlineTeacher:
 
     def teacher_probabilities(self, images: np.ndarray) -> np.ndarray:
         """The teachers' mean probabilities, float32 (N, 10), softened at ``temperature``."""
-        probs = np.mean([t.predict(images) for t in self._teachers], axis=0)
-        if self.temperature != 1.0:
-            from eurosat.calibration import apply_temperature
-
-            probs = apply_temperature(probs, self.temperature)
-        return probs.astype(np.float32)
+        return teacher_probabilities(self._teachers, images, self.temperature)
 
     def extend_batch(self, images: np.ndarray, targets: np.ndarray,
                      labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

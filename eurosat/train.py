@@ -288,17 +288,14 @@ def training_targets(x_train: np.ndarray, y_train: np.ndarray,
         print(f"function matching: {n_mix} mixed tiles (mixup and CutMix pairs), "
               f"labelled by the teacher", flush=True)
     if cfg.teacher:
+        from eurosat.consistent import teacher_probabilities
         from eurosat.inference import TFLiteClassifier
 
-        files = config.teacher_files(cfg.teacher)
-        teacher = np.mean([TFLiteClassifier(f, batch_size=128).predict(x_train) for f in files],
-                          axis=0).astype(np.float32)
+        classifiers = [TFLiteClassifier(f, batch_size=128) for f in config.teacher_files(cfg.teacher)]
+        teacher = teacher_probabilities(classifiers, x_train, cfg.distill_temperature)
         print(f"teacher {cfg.teacher}: top-1 agrees with the labels on "
               f"{np.mean(teacher[:n_real].argmax(1) == y_train):.4f} of the training images", flush=True)
         if cfg.distill_temperature != 1.0:
-            from eurosat.calibration import apply_temperature
-
-            teacher = apply_temperature(teacher, cfg.distill_temperature).astype(np.float32)
             print(f"teacher softened at T = {cfg.distill_temperature}: mean top-1 "
                   f"{teacher.max(1).mean():.3f}", flush=True)
         targets = cfg.distill_weight * teacher + (1.0 - cfg.distill_weight) * targets
