@@ -98,13 +98,16 @@ class TrainSettings:
         if self.arch not in ARCHITECTURES:
             raise TrainingError(f"Unknown architecture '{self.arch}'; choose one of "
                                 f"{', '.join(ARCHITECTURES)}.")
-        from eurosat.train import check_transfer_settings
+        from eurosat.train import check_distillation_settings, check_transfer_settings
 
-        check_transfer_settings(config.TrainConfig(
+        as_config = config.TrainConfig(
             data="", out="", epochs=self.epochs, arch=self.arch, weights=self.weights,
             freeze_backbone=self.freeze_backbone, unfreeze_epoch=self.unfreeze_epoch,
-            backbone_lr_scale=self.backbone_lr_scale, input_size=self.input_size))
-        self._validate_distillation()
+            backbone_lr_scale=self.backbone_lr_scale, input_size=self.input_size,
+            teacher=self.teacher or None, distill_weight=self.distill_weight,
+            teacher_mix_fraction=self.teacher_mix_fraction, teacher_online=self.teacher_online)
+        check_transfer_settings(as_config)
+        check_distillation_settings(as_config)
         if self.name and (not _NAME_RE.match(self.name) or self.name in RESERVED_NAMES
                           or self.name.lower().endswith(RESERVED_SUFFIXES)):
             raise TrainingError(
@@ -112,23 +115,6 @@ class TrainSettings:
                 f"(not {', '.join(sorted(RESERVED_NAMES))}, nor a name ending in "
                 f"{', '.join(RESERVED_SUFFIXES)})."
             )
-
-    def _validate_distillation(self) -> None:
-        """Raise :class:`TrainingError` for a teacher file that is missing or not ``.tflite``, or
-        distillation settings out of range."""
-        files = config.teacher_files(self.teacher)
-        for f in files:
-            path = Path(f).expanduser()
-            if path.suffix != ".tflite" or not path.is_file():
-                raise TrainingError(f"Teacher '{f}' is not a .tflite file here: give the path of a model "
-                                    "file (e.g. an 8-view file, models/eurosat_resnet_light_tta.tflite).")
-        if not 0 <= self.distill_weight <= 1:
-            raise TrainingError(f"Teacher weight must be in [0, 1], got {self.distill_weight}.")
-        if not 0 <= self.teacher_mix_fraction <= 2:
-            raise TrainingError(f"Mixed tiles must be 0-2 × the training images, "
-                                f"got {self.teacher_mix_fraction}.")
-        if self.teacher_online and not (files and self.teacher_mix_fraction > 0):
-            raise TrainingError("Labelling mixed tiles per batch needs a teacher and mixed tiles (> 0).")
 
     def command(self, run_dir: Path) -> list[str]:
         """The trainer's command line for this run (``sys.executable -m eurosat.train ...``)."""

@@ -643,6 +643,29 @@ def check_transfer_settings(cfg: TrainConfig) -> None:
         raise TrainingError(f"--unfreeze-epoch must be in [0, {cfg.epochs}) (the epochs of the run).")
 
 
+def check_distillation_settings(cfg: TrainConfig) -> None:
+    """Raise :class:`TrainingError` for a teacher that is not a ``.tflite`` file here, or distillation
+    settings out of range or that cannot work together (the CLI and the Train page alike)."""
+    files = config.teacher_files(cfg.teacher or "")
+    for f in files:
+        path = Path(f).expanduser()
+        if path.suffix != ".tflite" or not path.is_file():
+            raise TrainingError(f"Teacher '{f}' is not a .tflite file here (--teacher): give the path of a "
+                                "model file (e.g. an 8-view file, models/eurosat_resnet_light_tta.tflite).")
+    if not cfg.distill_temperature > 0:
+        raise TrainingError("--distill-temperature must be > 0.")
+    if not 0 <= cfg.distill_weight <= 1:
+        raise TrainingError(f"Teacher weight (--distill-weight) must be in [0, 1], got {cfg.distill_weight}.")
+    if not 0 <= cfg.teacher_mix_fraction <= 2:
+        raise TrainingError(f"Mixed tiles (--teacher-mix) must be 0-2 × the training images, "
+                            f"got {cfg.teacher_mix_fraction}.")
+    if cfg.teacher_online and not (files and cfg.teacher_mix_fraction > 0):
+        raise TrainingError("Labelling mixed tiles per batch (--teacher-online) needs a teacher (--teacher) "
+                            "and mixed tiles > 0 (--teacher-mix).")
+    if cfg.teacher_online and cfg.outlier_fraction:
+        raise TrainingError("--teacher-online does not mix synthetic outliers: drop --outlier-fraction.")
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     """Command-line flags → (TrainConfig, resume, finalize)."""
     d = TrainConfig()
@@ -735,6 +758,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       backbone_lr_scale=a.backbone_lr_scale, input_size=a.input_size)
     try:
         check_transfer_settings(cfg)
+        check_distillation_settings(cfg)
     except EuroSATError as exc:
         p.error(str(exc))
     if not 0 < cfg.subset <= 1:
@@ -744,19 +768,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     if set(cfg.outlier_kinds) - set(OUTLIER_KINDS):
         p.error(f"--outlier-kinds: unknown {sorted(set(cfg.outlier_kinds) - set(OUTLIER_KINDS))}; "
                 f"choose from {', '.join(OUTLIER_KINDS)}")
-    missing = [f for f in config.teacher_files(cfg.teacher or "") if not Path(f).is_file()]
-    if missing:
-        p.error(f"--teacher: no such file {', '.join(missing)}")
-    if not cfg.distill_temperature > 0:
-        p.error("--distill-temperature must be > 0")
-    if not 0 <= cfg.distill_weight <= 1 or not 0 <= cfg.outlier_fraction <= 1:
-        p.error("--distill-weight and --outlier-fraction must be in [0, 1]")
-    if not 0 <= cfg.teacher_mix_fraction <= 2:
-        p.error("--teacher-mix must be in [0, 2]")
-    if cfg.teacher_online and not (cfg.teacher and cfg.teacher_mix_fraction > 0):
-        p.error("--teacher-online needs --teacher and --teacher-mix > 0")
-    if cfg.teacher_online and cfg.outlier_fraction:
-        p.error("--teacher-online does not mix synthetic outliers: drop --outlier-fraction")
+    if not 0 <= cfg.outlier_fraction <= 1:
+        p.error("--outlier-fraction must be in [0, 1]")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         p.error("--epochs and --batch-size must be positive")
     return cfg, a.resume, a.finalize
