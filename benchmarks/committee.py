@@ -5,9 +5,9 @@
 Every tile goes through FIRST's single-pass file; a tile whose top-1 probability is under ``--threshold``
 also goes through SECOND's, and gets the mean of the two (Wang et al., "Wisdom of Committees", ICLR 2022).
 The cost served per tile is FIRST's FLOPs + (share re-examined) × SECOND's FLOPs; the worst case (every tile
-doubtful) is their sum. For the dynamic-range and the full-int8 files of both runs, prints per split: the share
-re-examined, mean MFLOPs per tile, images wrong and accuracy of FIRST alone, SECOND alone, the committee and
-the mean of both on every tile. By default only the validation split is read (choose the pair and threshold
+doubtful) is their sum. For the dynamic-range and the full-int8 files of both runs, prints per split: the
+share re-examined, mean MFLOPs per tile, images wrong and accuracy of FIRST alone, SECOND alone, the committee
+and the mean of both on every tile. By default only the validation split is read (choose the pair and threshold
 there); ``--split val,test`` adds the test split.
 """
 
@@ -65,7 +65,8 @@ def rows(first: Path, second: Path, threshold: float, splits: list[str]) -> list
             p, doubtful = committee_probabilities(a, b, threshold)
             cells = [f"{np.sum(q.argmax(1) != y)} ({100 * np.mean(q.argmax(1) == y):.2f} %)"
                      for q in (a, b, p, (a + b) / 2)]
-            out.append(f"| {name} | {kind} | {100 * doubtful.mean():.1f} % | {f1 + doubtful.mean() * f2:.0f} | "
+            share = doubtful.mean()
+            out.append(f"| {name} | {kind} | {100 * share:.1f} % | {f1 + share * f2:.0f} | "
                        + " | ".join(cells) + " |")
     return out
 
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="val", help="comma-separated splits (val, test)")
     a = ap.parse_args(argv)
     f1, f2 = flops(a.first) / 1e6, flops(a.second) / 1e6
-    print(f"`python benchmarks/committee.py {a.first} {a.second} --threshold {a.threshold} --split {a.split}`\n")
+    print(f"`python benchmarks/committee.py {a.first} {a.second} --threshold {a.threshold} "
+          f"--split {a.split}`\n")
     print(f"First {a.first.name} {f1:.0f} MFLOPs, second {a.second.name} {f2:.0f} MFLOPs "
           f"(worst case {f1 + f2:.0f}). Images wrong (accuracy):\n")
     print(f"| split | files | re-examined | MFLOPs / tile | {a.first.name} alone | {a.second.name} alone | "
