@@ -7,8 +7,8 @@ also goes through SECOND's, and gets the mean of the two (Wang et al., "Wisdom o
 The cost served per tile is FIRST's FLOPs + (share re-examined) × SECOND's FLOPs; the worst case (every tile
 doubtful) is their sum. For the dynamic-range and the full-int8 files of both runs, prints per split: the
 share re-examined, mean MFLOPs per tile, images wrong and accuracy of FIRST alone, SECOND alone, the committee
-and the mean of both on every tile. By default only the validation split is read (choose the pair and threshold
-there); ``--split val,test`` adds the test split.
+and the mean of both on every tile. By default only the validation split is read (choose the pair and
+threshold there); ``--split val,test`` adds the test split.
 """
 
 from __future__ import annotations
