@@ -689,3 +689,31 @@ def classify_scene(
         return classify_tiles_at(src, rr.ravel(), cc.ravel(), classifier, spec_for(src, spec), keep_tiles,
                                  progress, strip_rows, thresholds=thresholds, tests=tests,
                                  provenance=provenance, stride=s, centre=centre)
+
+
+def read_cell_chip(result: AreaResult, index: int, margin: int = 32
+                   ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A cell of a result with ``margin`` pixels of context around it, read again from its scene.
+
+    For labelling a sampled cell by eye (:mod:`eurosat.accuracy`): the same bands and scaling as the
+    classification; the context is clipped at the scene's edges.
+
+    Args:
+        result: a classified area; index: the cell (0 .. ``result.n_tiles - 1``).
+        margin: pixels of context on each side.
+
+    Returns:
+        (uint8 (H, W, 3) chip on the EuroSAT scale, (top, left, bottom, right) of the cell inside it,
+        half-open pixel bounds).
+
+    Raises:
+        GeoError: the scene file is gone or cannot be read.
+    """
+    s = result.cell
+    r0, c0 = int(result.rows[index]) * s, int(result.cols[index]) * s
+    with open_raster(result.scene_path) as src:  # GeoError when the file is gone or unreadable
+        top, left = max(0, r0 - margin), max(0, c0 - margin)
+        bottom, right = min(src.height, r0 + s + margin), min(src.width, c0 + s + margin)
+        window = Window(left, top, right - left, bottom - top)
+        read = _read_window(src, spec_for(src, result.spec), window)
+    return read.rgb, (r0 - top, c0 - left, r0 - top + s, c0 - left + s)

@@ -1,0 +1,181 @@
+"""Accuracy assessment and error-adjusted areas (eurosat.accuracy) on small synthetic inputs and on the
+published worked example of Olofsson et al. (2014)."""
+
+import numpy as np
+import pytest
+
+from eurosat.accuracy import (
+    CANT_TELL,
+    UNLABELLED,
+    UNUSABLE,
+    AccuracyError,
+    Sample,
+    Strata,
+    allocate,
+    assess,
+    draw_sample,
+    read_labels,
+    reference_code,
+    sample_table,
+    strata_of,
+)
+from eurosat.classes import CLASS_NAMES
+from eurosat.decision import CLOUD_CODE, UNCERTAIN_CODE
+
+# Olofsson et al. 2014, Table 8: sample counts (rows: map stratum, columns: reference) and the mapped
+# area in 30 m pixels (0.09 ha = 0.0009 km² each); classes deforestation, forest gain, stable forest,
+# stable non-forest, here stand-ins 0-3.
+OLOFSSON_COUNTS = np.array([[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]])
+OLOFSSON_PIXELS = np.array([200000, 150000, 3200000, 6450000])
+
+
+def _olofsson():
+    strata = Strata(codes=np.arange(4), cells=OLOFSSON_PIXELS, areas_km2=OLOFSSON_PIXELS * 0.0009)
+    sample_strata = np.repeat(np.arange(4), OLOFSSON_COUNTS.sum(axis=1))
+    reference = np.concatenate([np.repeat(np.arange(4), row) for row in OLOFSSON_COUNTS])
+    return assess(strata, sample_strata, reference)
+
+
+def test_olofsson_worked_example():
+    a = _olofsson()
+    # Table 9: estimated area proportions, to 4 decimals
+    table9 = np.array([[0.0176, 0, 0.0013, 0.0011], [0, 0.0110, 0.0016, 0.0024],
+                       [0.0019, 0, 0.2967, 0.0213], [0.0040, 0.0020, 0.0179, 0.6212]])
+    assert np.allclose(a.proportions[:, :4], table9, atol=5e-5)
+    # §5.2.1: overall 0.95 ± 0.02; user's 0.88 ± 0.07, 0.73 ± 0.10, 0.93 ± 0.04, 0.96 ± 0.02
+    assert a.overall.value == pytest.approx(0.947, abs=5e-4)
+    assert a.overall.half_width() == pytest.approx(0.018, abs=1e-3)
+    users = [a.users[k] for k in range(4)]
+    assert [round(u.value, 2) for u in users] == [0.88, 0.73, 0.93, 0.96]
+    assert [round(u.half_width(), 2) for u in users] == [0.07, 0.10, 0.04, 0.02]
+    # producer's 0.75 ± 0.21 (deforestation), 0.85, 0.93, 0.96
+    assert [round(a.producers[k].value, 2) for k in range(4)] == [0.75, 0.85, 0.93, 0.96]
+    assert a.producers[0].half_width() == pytest.approx(0.21, abs=0.005)
+    # §5.2.2: deforestation 21,158 ha ± 6,158 ha (mapped 18,000 ha)
+    assert a.area_km2[0].value * 100 == pytest.approx(21158, abs=1)
+    assert a.area_km2[0].half_width() * 100 == pytest.approx(6158, abs=2)
+    assert a.mapped_km2[0] * 100 == pytest.approx(18000)
+    # the adjusted areas share out exactly the area assessed
+    assert sum(e.value for e in a.area_km2) == pytest.approx(a.strata.total_km2)
+
+
+def _population(rng, n=20000):
+    """A synthetic map: truth with four classes, a map that errs, and an Uncertain stratum."""
+    truth = rng.choice(4, size=n, p=[0.5, 0.3, 0.15, 0.05])
+    codes = np.where(rng.random(n) < 0.85, truth, rng.choice(4, size=n))
+    codes[rng.random(n) < 0.08] = UNCERTAIN_CODE
+    return truth, codes, np.full(n, 0.1024)
+
+
+def test_estimates_are_unbiased_and_intervals_cover():
+    rng = np.random.default_rng(3)
+    truth, codes, areas = _population(rng)
+    true_km2 = np.array([areas[truth == j].sum() for j in range(4)])
+    mapped_km2 = np.array([areas[codes == j].sum() for j in range(4)])
+    strata = strata_of(codes, areas)
+    sizes = allocate(strata, 200, 20)
+    estimates, covered = [], []
+    for seed in range(300):
+        cells = draw_sample(codes, strata, sizes, seed)
+        a = assess(strata, codes[cells], truth[cells])
+        est = np.array([a.area_km2[j].value for j in range(4)])
+        half = np.array([a.area_km2[j].half_width() for j in range(4)])
+        estimates.append(est)
+        covered.append(np.abs(est - true_km2) <= half)
+    estimates = np.array(estimates)
+    mc_se = estimates.std(axis=0) / np.sqrt(len(estimates))
+    assert np.all(np.abs(estimates.mean(axis=0) - true_km2) < 4 * mc_se)
+    # the map's own count is biased (rare class 3 gains from the others' errors), the estimate is not
+    assert abs(mapped_km2[3] - true_km2[3]) > 10 * mc_se[3]
+    coverage = np.mean(covered, axis=0)
+    assert np.all((coverage > 0.89) & (coverage < 0.99)), coverage
+
+
+def test_allocate_floor_proportional_and_capped():
+    strata = Strata(codes=np.array([0, 1, 2]), cells=np.array([9000, 900, 3]),
+                    areas_km2=np.array([90.0, 9.0, 0.03]))
+    sizes = allocate(strata, 100, 10)
+    assert sizes.sum() == 100
+    assert sizes[2] == 3  # all its cells, never more
+    assert sizes[1] >= 10 and sizes[0] > sizes[1]
+    assert allocate(strata, 5, 2).tolist() == [2, 2, 2]  # the floor wins over a small total
+    assert allocate(strata, 10**6, 2).tolist() == [9000, 900, 3]  # at most every cell
+    with pytest.raises(AccuracyError, match="at least 2"):
+        allocate(strata, 100, 1)
+
+
+def test_draw_sample_is_stratified_without_repeats_and_seeded():
+    codes = np.array([0] * 50 + [1] * 30 + [UNCERTAIN_CODE] * 10 + [CLOUD_CODE] * 10)
+    strata = strata_of(codes, np.ones(len(codes)))
+    assert strata.codes.tolist() == [0, 1, UNCERTAIN_CODE]  # cloud / no data is not assessed
+    sizes = np.array([7, 5, 3])
+    cells = draw_sample(codes, strata, sizes, seed=1)
+    assert len(np.unique(cells)) == len(cells) == 15
+    assert [int(np.sum(codes[cells] == c)) for c in strata.codes] == [7, 5, 3]
+    assert np.array_equal(cells, draw_sample(codes, strata, sizes, seed=1))
+    assert not np.array_equal(cells, draw_sample(codes, strata, sizes, seed=2))
+    with pytest.raises(AccuracyError, match="nothing to assess"):
+        strata_of(np.full(4, CLOUD_CODE), np.ones(4))
+
+
+def test_perfect_labels_give_the_map_back_and_uncertain_is_shared_out():
+    codes = np.array([0] * 40 + [1] * 40 + [UNCERTAIN_CODE] * 20)
+    areas = np.ones(100)
+    s = Sample.draw(codes, areas, total=30, minimum=10, seed=0)
+    # the Uncertain cells are really half class 0, half class 1 in the labels
+    s.reference[:] = np.where(s.sample_strata == UNCERTAIN_CODE, np.arange(s.n) % 2, s.sample_strata)
+    a = s.assessment()
+    assert a.overall.value == 1.0 and a.overall.se == 0.0
+    assert a.users[0].value == a.users[1].value == 1.0
+    adjusted = [a.area_km2[j].value for j in (0, 1)]
+    unc = s.sample_strata == UNCERTAIN_CODE
+    share0 = np.mean(s.reference[unc] == 0)
+    assert adjusted == pytest.approx([40 + 20 * share0, 40 + 20 * (1 - share0)])
+    assert a.producers[0].value < 1.0  # class 0 cells hidden as Uncertain were not mapped as 0
+
+
+def test_cant_tell_and_unlabelled_are_left_out():
+    codes = np.array([0] * 20 + [1] * 20)
+    s = Sample.draw(codes, np.ones(40), total=10, minimum=5, seed=4)
+    with pytest.raises(AccuracyError, match="No sampled cell is labelled"):
+        s.assessment()
+    first0 = int(np.flatnonzero(s.sample_strata == 0)[0])
+    s.reference[first0] = 0
+    assert s.short_strata() == ["AnnualCrop", "Forest"]
+    a = s.assessment()
+    assert np.isnan(a.overall.se)  # one labelled cell: no standard error yet
+    s.reference[s.sample_strata == 0] = 0
+    s.reference[s.sample_strata == 1] = [1, 1, 0, UNUSABLE, UNLABELLED]
+    a = s.assessment()
+    assert s.short_strata() == [] and s.n_done == 9
+    assert a.unusable.tolist() == [0, 1]
+    assert a.counts.sum() == 8
+    assert a.users[1].value == pytest.approx(2 / 3)
+    assert s.next_unlabelled() == int(np.flatnonzero(s.reference == UNLABELLED)[0])
+
+
+def test_labels_csv_round_trip_and_clear_errors():
+    codes = np.array([0] * 10 + [2] * 10)
+    s = Sample.draw(codes, np.ones(20), total=6, minimum=3, seed=0)
+    rows, cols = np.arange(20) // 5, np.arange(20) % 5
+    centers = np.stack([np.linspace(10, 11, 20), np.linspace(50, 51, 20)], axis=1)
+    table = sample_table(s.cells, codes, rows, cols, centers)
+    assert set(table["stratum"]) == {"AnnualCrop", "HerbaceousVegetation"}
+    assert (table["reference"] == "").all()
+    table.loc[0, "reference"] = "forest"
+    table.loc[1, "reference"] = CANT_TELL
+    got = read_labels(table.to_csv(index=False).encode(), s.cells)
+    assert got[0] == CLASS_NAMES.index("Forest") and got[1] == UNUSABLE
+    assert (got[2:] == UNLABELLED).all()
+    table.loc[2, "reference"] = "Cloud"
+    with pytest.raises(AccuracyError, match="Line 4: 'Cloud' is not a reference label"):
+        read_labels(table.to_csv(index=False).encode(), s.cells)
+    other = table.copy()
+    other.loc[0, "cell_index"] = 999
+    with pytest.raises(AccuracyError, match="cell 999 is not in this sample"):
+        read_labels(other.to_csv(index=False).encode(), s.cells)
+    with pytest.raises(AccuracyError, match="no reference column"):
+        read_labels(table.drop(columns="reference").to_csv(index=False).encode(), s.cells)
+    with pytest.raises(AccuracyError):
+        read_labels(b"\xff\xfe\x00garbage", s.cells)
+    assert reference_code(" pasture ") == CLASS_NAMES.index("Pasture")
