@@ -10,6 +10,7 @@ pages = [
     st.Page("pages/map.py", title="Map", icon=":material/map:"),
     st.Page("pages/upload.py", title="Upload", icon=":material/upload:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/accuracy.py", title="Accuracy", icon=":material/fact_check:"),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
     st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
     st.Page("pages/analysis.py", title="Model analysis", icon=":material/analytics:"),

@@ -12,8 +12,10 @@ assessed area: nothing can be labelled under a cloud.
 Estimators (stratum ``h``: area weight ``W_h``, ``n_h`` labelled cells; ``s²`` sample variances with
 ``n_h - 1``): a class's area share ``Σ W_h ȳ_h``, variance ``Σ W_h² s²_h / n_h``; user's accuracy of a
 class = the share of its stratum's cells labelled that class; producer's accuracy and the overall accuracy
-of the classified land are ratio estimators (Stehman 2014, eq. 27–28). Intervals are normal, 95 % by
-default. Cells labelled "can't tell" are left out of their stratum (the weights stay the map's).
+of the classified land are ratio estimators (Stehman 2014, eq. 27–28). Every variance carries the
+finite-population factor ``1 - n_h / N_h`` (a stratum labelled in full is known exactly; small maps have
+such strata). Intervals are normal, 95 % by default. Cells labelled "can't tell" are left out of their
+stratum (the weights stay the map's).
 """
 
 from __future__ import annotations
@@ -204,44 +206,90 @@ class Assessment:
         return np.divide(self.strata.weights[:, None] * self.counts, n,
                          out=np.zeros(self.counts.shape), where=n > 0)
 
+    def users_interval(self, code: int, level: float = 0.95) -> tuple[float, float]:
+        """Wilson score interval of a class's user's accuracy (its stratum's share labelled as it).
+
+        Unlike the normal interval it does not shrink to zero width when every labelled cell agrees
+        (10 of 10 gives 72–100 %, not 100 ± 0); exact when the stratum was labelled in full.
+        """
+        from scipy.stats import binomtest
+
+        h = self.strata.position(code)
+        n, k = int(self.counts[h].sum()), int(self.counts[h, code])
+        if n == 0:
+            return float("nan"), float("nan")
+        if n >= int(self.strata.cells[h]):
+            return k / n, k / n
+        ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        return float(ci.low), float(ci.high)
+
     def table(self, level: float = 0.95) -> pd.DataFrame:
-        """One row per class: mapped and adjusted km² (± half-width), user's and producer's accuracy."""
+        """One row per class: mapped and adjusted km² (± half-width), user's accuracy (± half-width and
+        its Wilson interval) and producer's accuracy (± half-width)."""
         rows = []
         for j, name in enumerate(CLASS_NAMES):
             area, user, prod = self.area_km2[j], self.users.get(j), self.producers.get(j)
-            if self.mapped_km2[j] == 0 and area.value == 0:
+            if self.mapped_km2[j] == 0 and self.counts[:, j].sum() == 0:  # neither mapped nor seen
                 continue
             rows.append({"class": name, "mapped_km2": self.mapped_km2[j], "adjusted_km2": area.value,
                          "adjusted_pm_km2": area.half_width(level),
                          "users_accuracy": user.value if user else np.nan,
                          "users_pm": user.half_width(level) if user else np.nan,
+                         "users_low": self.users_interval(j, level)[0] if user else np.nan,
+                         "users_high": self.users_interval(j, level)[1] if user else np.nan,
                          "producers_accuracy": prod.value if prod else np.nan,
                          "producers_pm": prod.half_width(level) if prod else np.nan})
         return pd.DataFrame(rows)
 
 
-def _stratified_total(weights: np.ndarray, groups: list[np.ndarray]) -> Estimate:
-    """``Σ W_h ȳ_h`` and its standard error, from the indicator values of each stratum's sample."""
-    value = sum(w * float(g.mean()) for w, g in zip(weights, groups, strict=True) if len(g))
-    if any(len(g) < 2 for g in groups):
+def _term(n: int, size: int) -> float | None:
+    """The finite-population factor ``(1 - n_h / N_h) / n_h`` of a stratum's variance term; None while
+    ``s²_h`` cannot be estimated (one cell of several labelled). A stratum labelled in full adds 0."""
+    if n >= size:
+        return 0.0
+    return None if n < 2 else (1 - n / size) / n
+
+
+def _var(g: np.ndarray) -> float:
+    return float(g.var(ddof=1)) if len(g) > 1 else 0.0
+
+
+def _stratified_total(weights: np.ndarray, sizes: np.ndarray, groups: list[np.ndarray]) -> Estimate:
+    """``Σ W_h ȳ_h`` and its standard error, from the indicator values of each stratum's sample.
+
+    ``sizes`` are the strata's cells ``N_h`` (finite-population correction: small maps are often
+    labelled in full in their rare strata). NaN while a stratum has no labelled cell (nothing is known of
+    that share of the area); the standard error NaN while one has a single labelled cell of several.
+    """
+    if any(len(g) == 0 for g in groups):
+        return Estimate(float("nan"), float("nan"))
+    value = sum(w * float(g.mean()) for w, g in zip(weights, groups, strict=True))
+    terms = [_term(len(g), int(n)) for g, n in zip(groups, sizes, strict=True)]
+    if any(t is None for t in terms):
         return Estimate(float(value), float("nan"))
-    var = sum(w * w * float(g.var(ddof=1)) / len(g) for w, g in zip(weights, groups, strict=True))
+    var = sum(w * w * _var(g) * (t or 0.0) for w, g, t in zip(weights, groups, terms, strict=True))
     return Estimate(float(value), float(np.sqrt(var)))
 
 
-def _ratio(weights: np.ndarray, ys: list[np.ndarray], xs: list[np.ndarray]) -> Estimate | None:
-    """``R = Ŷ / X̂`` of two stratified totals and its standard error (Stehman 2014, eq. 28)."""
-    y = sum(w * float(g.mean()) for w, g in zip(weights, ys, strict=True) if len(g))
-    x = sum(w * float(g.mean()) for w, g in zip(weights, xs, strict=True) if len(g))
+def _ratio(weights: np.ndarray, sizes: np.ndarray, ys: list[np.ndarray], xs: list[np.ndarray]
+           ) -> Estimate | None:
+    """``R = Ŷ / X̂`` of two stratified totals and its standard error (Stehman 2014, eq. 28, with the
+    finite-population correction); NaN while a stratum has no labelled cell, None when the class is
+    estimated absent (``X̂ = 0``)."""
+    if any(len(g) == 0 for g in ys):
+        return Estimate(float("nan"), float("nan"))
+    y = sum(w * float(g.mean()) for w, g in zip(weights, ys, strict=True))
+    x = sum(w * float(g.mean()) for w, g in zip(weights, xs, strict=True))
     if x <= 0:
         return None
     r = y / x
-    if any(len(g) < 2 for g in ys):
+    terms = [_term(len(g), int(n)) for g, n in zip(ys, sizes, strict=True)]
+    if any(t is None for t in terms):
         return Estimate(float(r), float("nan"))
     var = 0.0
-    for w, gy, gx in zip(weights, ys, xs, strict=True):
-        cov = float(np.cov(gy, gx, ddof=1)[0, 1])
-        var += w * w * (float(gy.var(ddof=1)) + r * r * float(gx.var(ddof=1)) - 2 * r * cov) / len(gy)
+    for w, gy, gx, t in zip(weights, ys, xs, terms, strict=True):
+        cov = float(np.cov(gy, gx, ddof=1)[0, 1]) if len(gy) > 1 else 0.0
+        var += w * w * (_var(gy) + r * r * _var(gx) - 2 * r * cov) * (t or 0.0)
     return Estimate(float(r), float(np.sqrt(max(var, 0.0)) / x))
 
 
@@ -255,7 +303,9 @@ def assess(strata: Strata, sample_strata: np.ndarray, reference: np.ndarray) -> 
             and :data:`UNLABELLED` for not labelled yet (both left out).
 
     Returns:
-        The assessment; standard errors are NaN while a stratum has fewer than two labelled cells.
+        The assessment. Every estimate that weighs all strata (areas, overall and producer's accuracy)
+        is NaN while a stratum has no labelled cell; standard errors are NaN while one has a single
+        labelled cell of several.
 
     Raises:
         AccuracyError: no sampled cell has a reference class.
@@ -275,17 +325,20 @@ def assess(strata: Strata, sample_strata: np.ndarray, reference: np.ndarray) -> 
         counts[h] = np.bincount(ref_h, minlength=NUM_CLASSES)
         unusable[h] = int(np.sum(in_h & (reference == UNUSABLE)))
     w = strata.weights
-    area = [_stratified_total(w, [(r == j).astype(float) for r in refs]) for j in range(NUM_CLASSES)]
+    N = strata.cells  # noqa: N806 (the N_h of the formulas)
+    area = [_stratified_total(w, N, [(r == j).astype(float) for r in refs]) for j in range(NUM_CLASSES)]
     area_km2 = [Estimate(a.value * strata.total_km2, a.se * strata.total_km2) for a in area]
     users = {}
     for h, code in enumerate(strata.codes):
         n = len(refs[h])
         if code < NUM_CLASSES and n:
             u = float(np.mean(refs[h] == code))
-            users[int(code)] = Estimate(u, float(np.sqrt(u * (1 - u) / (n - 1))) if n > 1 else float("nan"))
+            t = _term(n, int(N[h]))  # s² = n/(n-1)·u(1-u): Olofsson's u(1-u)/(n-1), corrected
+            se = float("nan") if t is None else float(np.sqrt(_var(refs[h] == code) * t))
+            users[int(code)] = Estimate(u, se)
     producers = {}
     for j in range(NUM_CLASSES):
-        est = _ratio(w, [((r == j) & (code == j)).astype(float) for r, code in zip(refs, strata.codes,
+        est = _ratio(w, N, [((r == j) & (code == j)).astype(float) for r, code in zip(refs, strata.codes,
                                                                                     strict=True)],
                      [(r == j).astype(float) for r in refs])
         if est is not None:
@@ -293,7 +346,7 @@ def assess(strata: Strata, sample_strata: np.ndarray, reference: np.ndarray) -> 
     land = strata.codes < NUM_CLASSES
     if land.any():
         wl = w[land] / w[land].sum()
-        overall = _stratified_total(wl, [(refs[h] == strata.codes[h]).astype(float)
+        overall = _stratified_total(wl, N[land], [(refs[h] == strata.codes[h]).astype(float)
                                          for h in np.flatnonzero(land)])
     else:
         overall = Estimate(float("nan"), float("nan"))
@@ -348,10 +401,17 @@ class Sample:
         return int(todo[0]) if len(todo) else None
 
     def short_strata(self) -> list[str]:
-        """Strata with fewer than two cells labelled with a class (no standard error yet)."""
+        """Strata with fewer than two cells labelled with a class (no standard error yet; a one-cell
+        stratum needs its one), as "name k/n" (k labelled of the n drawn)."""
         usable = self.reference >= 0
-        return [stratum_label(int(c)) for c in self.strata.codes
-                if int(np.sum((self.sample_strata == c) & usable)) < 2]
+        out = []
+        for c in self.strata.codes:
+            drawn = self.sample_strata == c
+            k = int(np.sum(drawn & usable))
+            size = int(self.strata.cells[self.strata.position(int(c))])
+            if k < min(2, size):
+                out.append(f"{stratum_label(int(c))} {k}/{int(drawn.sum())}")
+        return out
 
     def assessment(self) -> Assessment:
         """:func:`assess` of the labels so far."""

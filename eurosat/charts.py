@@ -39,3 +39,28 @@ def class_distribution_figure(summary: pd.DataFrame, height: int | None = None) 
         showlegend=False,
     )
     return fig
+
+
+def adjusted_area_figure(table: pd.DataFrame, level: float = 0.95) -> go.Figure:
+    """Mapped against error-adjusted area per class, the adjusted one with its confidence interval.
+
+    Args:
+        table: :meth:`eurosat.accuracy.Assessment.table` (class, mapped_km2, adjusted_km2, adjusted_pm_km2).
+        level: the interval's level (for the legend).
+    """
+    from eurosat.classes import CLASS_COLORS
+
+    fig = go.Figure([
+        go.Bar(name="mapped (cells counted)", x=table["class"], y=table["mapped_km2"],
+               marker_color="#bbbbbb", hovertemplate="%{x}: %{y:.2f} km² mapped<extra></extra>"),
+        go.Bar(name=f"error-adjusted, {level:.0%} interval", x=table["class"], y=table["adjusted_km2"],
+               marker_color=[CLASS_COLORS[c] for c in table["class"]], marker_line_color="#333",
+               marker_line_width=0.5,
+               error_y={"type": "data", "array": table["adjusted_pm_km2"].fillna(0), "visible": True},
+               customdata=table["adjusted_pm_km2"],
+               hovertemplate="%{x}: %{y:.2f} ± %{customdata:.2f} km² (adjusted)<extra></extra>"),
+    ])
+    fig.update_layout(barmode="group", height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      title={"text": "Area by class: mapped and error-adjusted", "font": {"size": 14}},
+                      yaxis={"title": "km²", "rangemode": "tozero"}, legend={"orientation": "h", "y": -0.25})
+    return fig

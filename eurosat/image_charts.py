@@ -132,3 +132,25 @@ def class_distribution(labels: np.ndarray, title: str = "Tiles per class") -> go
         height=420,
     )
     return fig
+
+
+def outlined_chip(chip: np.ndarray, box: tuple[int, int, int, int], scale: int = 4,
+                  color: tuple[int, int, int] = (255, 230, 0)) -> np.ndarray:
+    """A chip enlarged ``scale``× (nearest pixels, so nothing is invented) with a cell outlined.
+
+    Args:
+        chip: uint8 (H, W, 3); box: (top, left, bottom, right) of the cell in chip pixels, half-open.
+        scale: enlargement; color: outline colour (2 px wide, drawn just outside the cell).
+
+    Returns:
+        uint8 (H·scale, W·scale, 3).
+    """
+    big = np.repeat(np.repeat(np.asarray(chip, np.uint8), scale, axis=0), scale, axis=1).copy()
+    top, left, bottom, right = (v * scale for v in box)
+    h, w = big.shape[:2]
+    t0, l0, b1, r1 = max(0, top - 2), max(0, left - 2), min(h, bottom + 2), min(w, right + 2)
+    big[t0:top, l0:r1] = color
+    big[bottom:b1, l0:r1] = color
+    big[t0:b1, l0:left] = color
+    big[t0:b1, right:r1] = color
+    return big

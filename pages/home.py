@@ -19,6 +19,8 @@ on EuroSAT RGB (10 classes, 64×64 px tiles at 10 m).
   masked, and cells the model is unsure of are marked *Uncertain*.
 - **Upload** — classify your own image (JPEG/PNG/TIFF): top classes with probabilities.
 - **Compare** — what changed between two dates of the same area: change map, from→to matrix, flows.
+- **Accuracy** — how right is a class map: label a random sample of its cells by eye, get its accuracy
+  and each class's error-adjusted area with 95 % intervals (Olofsson et al. 2014).
 - **Data** — the EuroSAT pool and split, images and colours per class, the training augmentations,
   and how your imagery compares with EuroSAT.
 - **Explain** — Grad-CAM heatmaps: which pixels made the model choose a class.

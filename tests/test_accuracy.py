@@ -51,6 +51,9 @@ def test_olofsson_worked_example():
     # producer's 0.75 ± 0.21 (deforestation), 0.85, 0.93, 0.96
     assert [round(a.producers[k].value, 2) for k in range(4)] == [0.75, 0.85, 0.93, 0.96]
     assert a.producers[0].half_width() == pytest.approx(0.21, abs=0.005)
+    # Wilson interval of the user's accuracy: about the normal one here (n = 75, not near 0 or 1)
+    low, high = a.users_interval(0)
+    assert low < 0.88 < high and high - low == pytest.approx(2 * 0.074, abs=0.01)
     # §5.2.2: deforestation 21,158 ha ± 6,158 ha (mapped 18,000 ha)
     assert a.area_km2[0].value * 100 == pytest.approx(21158, abs=1)
     assert a.area_km2[0].half_width() * 100 == pytest.approx(6158, abs=2)
@@ -127,6 +130,7 @@ def test_perfect_labels_give_the_map_back_and_uncertain_is_shared_out():
     a = s.assessment()
     assert a.overall.value == 1.0 and a.overall.se == 0.0
     assert a.users[0].value == a.users[1].value == 1.0
+    assert a.users[0].se == 0.0 and a.users_interval(0)[0] < 0.8  # 10 of 10 agree: Wilson stays wide
     adjusted = [a.area_km2[j].value for j in (0, 1)]
     unc = s.sample_strata == UNCERTAIN_CODE
     share0 = np.mean(s.reference[unc] == 0)
@@ -141,9 +145,14 @@ def test_cant_tell_and_unlabelled_are_left_out():
         s.assessment()
     first0 = int(np.flatnonzero(s.sample_strata == 0)[0])
     s.reference[first0] = 0
-    assert s.short_strata() == ["AnnualCrop", "Forest"]
+    assert s.short_strata() == ["AnnualCrop 1/5", "Forest 0/5"]
     a = s.assessment()
-    assert np.isnan(a.overall.se)  # one labelled cell: no standard error yet
+    # stratum 1 has no labelled cell: nothing that weighs it is estimated yet
+    assert np.isnan(a.overall.value) and np.isnan(a.area_km2[0].value) and np.isnan(a.producers[0].value)
+    assert a.users[0].value == 1.0 and np.isnan(a.users[0].se)  # its own stratum, one cell: no SE
+    s.reference[int(np.flatnonzero(s.sample_strata == 1)[0])] = 1
+    a = s.assessment()
+    assert a.overall.value == 1.0 and np.isnan(a.overall.se)  # one labelled cell each: no standard error
     s.reference[s.sample_strata == 0] = 0
     s.reference[s.sample_strata == 1] = [1, 1, 0, UNUSABLE, UNLABELLED]
     a = s.assessment()
@@ -179,3 +188,24 @@ def test_labels_csv_round_trip_and_clear_errors():
     with pytest.raises(AccuracyError):
         read_labels(b"\xff\xfe\x00garbage", s.cells)
     assert reference_code(" pasture ") == CLASS_NAMES.index("Pasture")
+
+
+def test_a_map_labelled_in_full_is_known_exactly():
+    rng = np.random.default_rng(7)
+    truth, codes, areas = _population(rng, n=300)
+    strata = strata_of(codes, areas)
+    cells = draw_sample(codes, strata, strata.cells, seed=0)  # every cell
+    a = assess(strata, codes[cells], truth[cells])
+    for j in range(4):
+        assert a.area_km2[j].value == pytest.approx(areas[truth == j].sum())
+        assert a.area_km2[j].se == pytest.approx(0.0, abs=1e-12)
+    assert a.overall.value == pytest.approx(np.mean(truth[codes < 4] == codes[codes < 4]))
+    assert a.overall.se == pytest.approx(0.0, abs=1e-12)
+    # a one-cell stratum labelled is exact; a larger one with a single label has no interval yet
+    codes = np.array([0] * 10 + [1])
+    s = Sample.draw(codes, np.ones(11), total=3, minimum=2, seed=0)
+    s.reference[:] = s.sample_strata
+    assert s.short_strata() == []
+    s.reference[np.flatnonzero(s.sample_strata == 0)[0]] = UNUSABLE
+    assert s.short_strata() == ["AnnualCrop 1/2"]
+    assert np.isnan(s.assessment().overall.se)

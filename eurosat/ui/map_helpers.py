@@ -40,7 +40,7 @@ from eurosat.sources import Imagery
 from eurosat.stac import CATALOGUES, DEFAULT_DAYS, DEFAULT_MAX_CLOUD, StacSource
 from eurosat.tiling import MAX_TILES_PER_AREA, AreaResult
 from eurosat.ui.loaders import current_model, get_classifier, get_workers, job_gate
-from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_IMAGERY, MAP_RESULT, MAP_SCENE, MAP_WIDGET
+from eurosat.ui.state import MAP_BBOX, MAP_DRAWING, MAP_IMAGERY, MAP_RESULT, MAP_SCENE, MAP_SHOWN, MAP_WIDGET
 from eurosat.workers import JOBS
 
 Request = tuple[str, BBox | None]  # ("area", bbox) or ("scene", None)
@@ -453,7 +453,9 @@ def current_result(path: Path, honesty: Honesty | None = None) -> AreaResult | N
     """The stored result if it belongs to this scene, under the sidebar's thresholds when given."""
     result = st.session_state.get(MAP_RESULT)
     if isinstance(result, AreaResult) and result.scene_path == str(path):
-        return result.with_thresholds(honesty.thresholds) if honesty is not None else result
+        shown = result.with_thresholds(honesty.thresholds) if honesty is not None else result
+        st.session_state[MAP_SHOWN] = shown  # what the Accuracy page assesses
+        return shown
     return None
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 # Results that must survive a page switch (non-widget keys).
 MAP_RESULT = "map_result"  # eurosat.tiling.AreaResult of the last classified area
+MAP_SHOWN = "map_shown"  # that result under the thresholds the Map page last showed it with
 MAP_SCENE = "map_scene"  # path of the scene in use on the Map page
 MAP_BBOX = "map_bbox"  # last drawn rectangle (west, south, east, north) in lon/lat
 MAP_IMAGERY = "map_imagery"  # eurosat.sources.Imagery last fetched from a STAC catalogue
@@ -17,9 +18,11 @@ EXPLAIN_SOURCE = "explain_source"  # text saying where that image came from
 TRAIN_LIVE_RUN = "train_live_run"  # name of the run the Train page's live view last saw running
 TRAIN_NOTICE = "train_notice"  # one-off (kind, text) on the Train page: run ended, model promoted
 COMPARE_RESULT = "compare_result"  # (request, eurosat.change.ChangeResult) of the Compare page
+ACCURACY = "accuracy_sample"  # (AreaResult, eurosat.accuracy.Sample, position) of the Accuracy page
 
 _DEFAULTS: dict[str, object] = {
     MAP_RESULT: None,
+    MAP_SHOWN: None,
     MAP_SCENE: None,
     MAP_BBOX: None,
     MAP_IMAGERY: None,
@@ -29,6 +32,7 @@ _DEFAULTS: dict[str, object] = {
     TRAIN_LIVE_RUN: None,
     TRAIN_NOTICE: None,
     COMPARE_RESULT: None,
+    ACCURACY: None,
 }
 
 

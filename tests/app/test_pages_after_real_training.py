@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from eurosat import train
 from eurosat.registry import active_model
 
-PAGES = ["pages/home.py", "pages/map.py", "pages/upload.py", "pages/compare.py", "pages/data.py",
-         "pages/explain.py", "pages/analysis.py", "pages/train.py"]
+PAGES = ["pages/home.py", "pages/map.py", "pages/upload.py", "pages/compare.py", "pages/accuracy.py",
+         "pages/data.py", "pages/explain.py", "pages/analysis.py", "pages/train.py"]
 pytestmark = pytest.mark.slow
 
 

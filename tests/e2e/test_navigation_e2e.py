@@ -7,7 +7,8 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("path, heading", [("train", "Train"), ("explain", "Explain")])
+@pytest.mark.parametrize("path, heading", [("train", "Train"), ("explain", "Explain"),
+                                           ("accuracy", "Accuracy")])
 def test_deep_link_on_a_fresh_server(fresh_app_url, page, path, heading):
     """The first request of a fresh server goes to a page, not to the router: the page must still
     get its session state and the model sidebar (it used to fail with a KeyError)."""
