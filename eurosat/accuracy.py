@@ -11,15 +11,18 @@ assessed area: nothing can be labelled under a cloud.
 
 Estimators (stratum ``h``: area weight ``W_h``, ``n_h`` labelled cells; ``s²`` sample variances with
 ``n_h - 1``): a class's area share ``Σ W_h ȳ_h``, variance ``Σ W_h² s²_h / n_h``; user's accuracy of a
-class = the share of its stratum's cells labelled that class; producer's accuracy and the overall accuracy
-of the classified land are ratio estimators (Stehman 2014, eq. 27–28). Every variance carries the
+class = the share of its stratum's cells labelled that class; the overall accuracy of the classified land is
+the same stratified mean over the land strata (their weights re-normalised: the land area is known);
+producer's accuracy is a ratio estimator (Stehman 2014, eq. 28). Every variance carries the
 finite-population factor ``1 - n_h / N_h`` (a stratum labelled in full is known exactly; small maps have
 such strata). Intervals are normal, 95 % by default. Cells labelled "can't tell" are left out of their
-stratum (the weights stay the map's).
+stratum (the weights stay the map's): this assumes they are like the stratum's other cells (missing at
+random within the stratum); :meth:`Sample.top_up` draws replacements.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 
@@ -36,7 +39,7 @@ CANT_TELL = "Can't tell"
 #: Integer reference of an unlabelled cell, and of one labelled "can't tell".
 UNLABELLED, UNUSABLE = -1, -2
 #: Columns of a sample table (CSV): one row per sampled cell.
-SAMPLE_COLUMNS = ("sample_id", "cell_index", "cell_row", "cell_col", "lon", "lat", "stratum", "reference")
+SAMPLE_COLUMNS = ("sample_id", "cell_index", "cell_row", "cell_col", "lon", "lat", "reference")
 
 
 class AccuracyError(EuroSATError):
@@ -127,6 +130,8 @@ def allocate(strata: Strata, total: int, minimum: int) -> np.ndarray:
     room = strata.cells - sizes
     while left > 0 and room.sum() > 0:
         share = np.where(room > 0, strata.weights, 0.0)
+        if share.sum() <= 0:  # only zero-area strata have room: share by cells instead
+            share = np.where(room > 0, 1.0, 0.0)
         add = np.minimum(room, np.floor(left * share / share.sum()).astype(int))
         if add.sum() == 0:  # the rounding left a few: one each to the largest strata with room
             add = np.zeros_like(sizes)
@@ -413,6 +418,28 @@ class Sample:
                 out.append(f"{stratum_label(int(c))} {k}/{int(drawn.sum())}")
         return out
 
+    def top_up(self, codes: np.ndarray, minimum: int = 2, seed: int | None = None) -> int:
+        """Draw more cells (at random, from the unsampled ones) into strata with fewer than ``minimum``
+        labelled with a class once every cell drawn there has been looked at — e.g. after "can't tell".
+
+        Adding random cells to a stratum keeps it a simple random sample. Returns the cells added.
+        """
+        rng = np.random.default_rng(self.seed + 1 + self.n if seed is None else seed)
+        usable, added = self.reference >= 0, []
+        for c in self.strata.codes:
+            drawn = self.sample_strata == c
+            need = minimum - int(np.sum(drawn & usable)) - int(np.sum(drawn & (self.reference == UNLABELLED)))
+            pool = np.setdiff1d(np.flatnonzero(np.asarray(codes) == c), self.cells)
+            if need > 0 and len(pool):
+                added.append(rng.choice(pool, size=min(need, len(pool)), replace=False))
+        if not added:
+            return 0
+        new = np.concatenate(added)
+        self.cells = np.concatenate([self.cells, new])
+        self.sample_strata = np.concatenate([self.sample_strata, np.asarray(codes)[new]])
+        self.reference = np.concatenate([self.reference, np.full(len(new), UNLABELLED)])
+        return len(new)
+
     def assessment(self) -> Assessment:
         """:func:`assess` of the labels so far."""
         return assess(self.strata, self.sample_strata, self.reference)
@@ -426,7 +453,7 @@ def reference_code(text: object) -> int:
     """
     if text is None or (isinstance(text, float) and np.isnan(text)) or str(text).strip() == "":
         return UNLABELLED
-    s = str(text).strip().lower()
+    s = str(text).strip().lower().replace("\u2019", "'")
     names = {n.lower(): i for i, n in enumerate(CLASS_NAMES)}
     if s in names:
         return names[s]
@@ -443,10 +470,12 @@ def reference_text(code: int) -> str:
 
 def sample_table(cells: np.ndarray, codes: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                  centers_lonlat: np.ndarray, reference: np.ndarray | None = None) -> pd.DataFrame:
-    """The sample as a table (the CSV a labeller fills in): one row per sampled cell.
+    """The sample as a table (the CSV a labeller fills in): one row per sampled cell, without the map's
+    class (labelling stays blind; the labels are matched back by ``cell_index``).
 
     Args:
-        cells: int (n,) sampled cell indexes; codes, rows, cols: (N,) per cell of the map;
+        cells: int (n,) sampled cell indexes; codes (unused in the table, kept for the signature's
+            symmetry with the map), rows, cols: (N,) per cell of the map;
         centers_lonlat: float (N, 2) cell centres; reference: int (n,) labels so far (default none).
     """
     ref = np.full(len(cells), UNLABELLED) if reference is None else reference
@@ -454,40 +483,72 @@ def sample_table(cells: np.ndarray, codes: np.ndarray, rows: np.ndarray, cols: n
         "sample_id": np.arange(1, len(cells) + 1), "cell_index": cells,
         "cell_row": rows[cells], "cell_col": cols[cells],
         "lon": centers_lonlat[cells, 0].round(6), "lat": centers_lonlat[cells, 1].round(6),
-        "stratum": [stratum_label(int(c)) for c in codes[cells]],
         "reference": [reference_text(int(r)) for r in ref],
     })[list(SAMPLE_COLUMNS)]
+
+
+#: Largest labels file read (bytes): a sample CSV of 2,000 cells is about 150 kB.
+MAX_LABELS_BYTES = 5_000_000
+
+
+def _labels_table(data: bytes) -> pd.DataFrame:
+    """The CSV as a table: UTF-8 (with or without BOM), UTF-16 or Windows-1252; comma, semicolon or tab."""
+    encodings = ("utf-16",) if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "cp1252")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:
+            continue
+        try:
+            table = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str)
+        except (ValueError, csv.Error, pd.errors.ParserError) as exc:
+            raise AccuracyError(f"The labels file is not a CSV table ({exc}).") from exc
+        table.columns = [str(c).strip().lower() for c in table.columns]
+        return table
+    raise AccuracyError("The labels file is not text (UTF-8, UTF-16 or Windows-1252): save it as CSV.")
 
 
 def read_labels(data: bytes, cells: np.ndarray) -> np.ndarray:
     """Reference codes from a filled-in sample CSV, for the sample ``cells`` (in their order).
 
-    Rows are matched by ``cell_index``; cells missing from the file stay unlabelled.
+    Rows are matched by ``cell_index``; cells missing from the file, and blank labels, stay unlabelled.
+    Excel's ways of saving are read too (semicolons, BOM, Windows-1252, ’ for ').
 
     Raises:
-        AccuracyError: not a CSV, no ``cell_index`` / ``reference`` column, a cell not in this sample,
-            or a label that is not a class.
+        AccuracyError: too large or not a CSV, no ``cell_index`` / ``reference`` column, a cell index that is
+            not a whole number or not in this sample, one cell given two different labels, or a label that
+            is not a class.
     """
-    try:
-        table = pd.read_csv(io.BytesIO(data), dtype={"reference": object})
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise AccuracyError(f"The labels file is not a CSV table ({exc}).") from exc
+    if len(data) > MAX_LABELS_BYTES:
+        raise AccuracyError(f"The labels file is {len(data) / 1e6:.1f} MB; a sample CSV is far smaller "
+                            f"(at most {MAX_LABELS_BYTES / 1e6:.0f} MB is read).")
+    table = _labels_table(data)
     missing = {"cell_index", "reference"} - set(table.columns)
     if missing:
         raise AccuracyError(f"The labels file has no {' or '.join(sorted(missing))} column: download the "
                             "sample CSV, fill in its 'reference' column and upload it again.")
     position = {int(c): i for i, c in enumerate(cells)}
     out = np.full(len(cells), UNLABELLED)
+    seen: dict[int, int] = {}
     for line, (cell, ref) in enumerate(zip(table["cell_index"], table["reference"], strict=True), start=2):
+        text = "" if cell is None or (isinstance(cell, float) and np.isnan(cell)) else str(cell).strip()
+        if not text.lstrip("-").isdigit() or int(text) not in position:
+            raise AccuracyError(f"Line {line}: cell {text or '(blank)'} is not in this sample (was the file "
+                                "made for another map or another draw?).")
         try:
-            i = position[int(cell)]
-        except (KeyError, ValueError, TypeError):
-            raise AccuracyError(f"Line {line}: cell {cell} is not in this sample (was the file made for "
-                                "another map or another draw?).") from None
-        try:
-            out[i] = reference_code(ref)
+            code = reference_code(ref)
         except AccuracyError as exc:
             raise AccuracyError(f"Line {line}: {exc}") from None
+        i = position[int(text)]
+        if code == UNLABELLED:
+            continue
+        if i in seen and seen[i] != code:
+            raise AccuracyError(f"Line {line}: cell {text} is labelled twice, differently "
+                                f"('{reference_text(seen[i])}' and '{reference_text(code)}').")
+        seen[i] = code
+        out[i] = code
     return out
 
 

@@ -169,7 +169,7 @@ def test_labels_csv_round_trip_and_clear_errors():
     rows, cols = np.arange(20) // 5, np.arange(20) % 5
     centers = np.stack([np.linspace(10, 11, 20), np.linspace(50, 51, 20)], axis=1)
     table = sample_table(s.cells, codes, rows, cols, centers)
-    assert set(table["stratum"]) == {"AnnualCrop", "HerbaceousVegetation"}
+    assert "stratum" not in table.columns  # blind: the map's class is not in the labeller's file
     assert (table["reference"] == "").all()
     table.loc[0, "reference"] = "forest"
     table.loc[1, "reference"] = CANT_TELL
@@ -185,9 +185,48 @@ def test_labels_csv_round_trip_and_clear_errors():
         read_labels(other.to_csv(index=False).encode(), s.cells)
     with pytest.raises(AccuracyError, match="no reference column"):
         read_labels(table.drop(columns="reference").to_csv(index=False).encode(), s.cells)
-    with pytest.raises(AccuracyError):
+    with pytest.raises(AccuracyError, match="not a CSV|not text|no cell_index"):
         read_labels(b"\xff\xfe\x00garbage", s.cells)
     assert reference_code(" pasture ") == CLASS_NAMES.index("Pasture")
+
+
+def test_labels_as_excel_saves_them_and_bad_rows():
+    cells = np.array([4, 9, 2])
+    # German Excel: semicolons, a BOM, Windows-1252, spaced headers, ’ for '
+    text = " Cell_Index ;reference\r\n4;Forest\r\n9;Can\u2019t tell\r\n2;\r\n"
+    for data in ("\ufeff" + text).encode("utf-8"), text.encode("cp1252"), text.encode("utf-16"):
+        got = read_labels(data, cells)
+        assert got.tolist() == [CLASS_NAMES.index("Forest"), UNUSABLE, UNLABELLED]
+    with pytest.raises(AccuracyError, match="Line 2: cell 4.5 is not in this sample"):
+        read_labels(b"cell_index,reference\n4.5,Forest\n", cells)
+    assert read_labels(b"cell_index,reference\n4,Forest\n4,forest\n4,\n", cells)[0] == 1  # agreeing repeats
+    with pytest.raises(AccuracyError, match="Line 3: cell 4 is labelled twice, differently"):
+        read_labels(b"cell_index,reference\n4,Forest\n4,Pasture\n", cells)
+    with pytest.raises(AccuracyError, match="MB"):
+        read_labels(b"x" * 6_000_000, cells)
+
+
+def test_top_up_replaces_cant_tell_with_fresh_random_cells():
+    codes = np.array([0] * 30 + [1] * 3)
+    s = Sample.draw(codes, np.ones(33), total=4, minimum=2, seed=0)
+    s.reference[s.sample_strata == 0] = UNUSABLE
+    s.reference[s.sample_strata == 1] = 1
+    assert s.top_up(codes) == 2
+    new = s.cells[-2:]
+    assert (codes[new] == 0).all() and len(np.unique(s.cells)) == s.n == 6
+    assert s.top_up(codes) == 0  # the new cells are not answered yet
+    s.reference[-2:] = 0
+    assert s.short_strata() == [] and s.assessment().overall.value == 1.0
+    # the three-cell stratum gets its last cell, then nothing is left to draw
+    s.reference[s.sample_strata == 1] = UNUSABLE
+    assert s.top_up(codes) == 1 and int(np.sum(s.sample_strata == 1)) == 3
+    s.reference[-1] = UNUSABLE
+    assert s.top_up(codes) == 0
+
+
+def test_allocate_with_a_zero_area_stratum():
+    strata = Strata(codes=np.array([0, 1]), cells=np.array([50, 50]), areas_km2=np.array([0.0, 0.0]) + [1, 0])
+    assert allocate(strata, 40, 2).sum() == 40
 
 
 def test_a_map_labelled_in_full_is_known_exactly():

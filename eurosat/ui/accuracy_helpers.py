@@ -20,6 +20,9 @@ from eurosat.image_charts import outlined_chip
 from eurosat.tiling import AreaResult, read_cell_chip
 from eurosat.ui.state import ACCURACY, MAP_RESULT, MAP_SHOWN
 
+#: Session key counting the samples drawn (part of the answer widgets' keys).
+DRAWS = "accuracy_draws"
+
 KEY = "accuracy_w_"
 OPTIONS = [*CLASS_NAMES, accuracy.CANT_TELL]
 
@@ -59,9 +62,10 @@ def design_panel(result: AreaResult) -> None:
         st.warning(str(exc))
         return
     c1, c2, c3 = st.columns(3)
-    total = c1.number_input("Cells to label in all", 2, 2000, min(100, int(strata.cells.sum())), step=10,
-                            key=f"{KEY}total", help="More cells, narrower intervals: the half-width "
-                            "shrinks with the square root of the cells labelled.")
+    default = max(2, min(100, int(strata.cells.sum())))
+    total = c1.number_input("Cells to label in all", 2, 2000, default, step=10, key=f"{KEY}total",
+                            help="More cells, narrower intervals: the half-width shrinks with the square "
+                            "root of the cells labelled.")
     minimum = c2.number_input("At least, per stratum", 2, 500, 8, key=f"{KEY}minimum",
                               help="Rare classes need enough cells for their user's accuracy "
                               "(Olofsson et al. 2014 suggest 50–100 where labelling allows).")
@@ -82,15 +86,25 @@ def design_panel(result: AreaResult) -> None:
     if st.button("Draw the sample", key=f"{KEY}draw", type="primary", disabled=not confirm):
         sample = accuracy.Sample.draw(result.codes, result.areas_km2, int(total), int(minimum), int(seed))
         st.session_state[ACCURACY] = (result, sample, 0)
+        st.session_state[DRAWS] = st.session_state.get(DRAWS, 0) + 1  # new radio keys: no answer carries
         st.session_state.pop(f"{KEY}discard", None)
         st.rerun()
 
 
-def _save(code: int | None, move: int) -> None:
-    """Callback: store the label of the cell shown (when given) and move to another cell."""
+def _radio_key(pos: int) -> str:
+    """The answer widget of cell ``pos`` of the current draw (a new draw gets new keys)."""
+    return f"{KEY}label_{st.session_state.get(DRAWS, 0)}_{pos}"
+
+
+def _save(store: bool, move: int) -> None:
+    """Callback: store the answer chosen for the cell shown (when ``store``) and move to another cell.
+
+    The answer is read here, from the widget's state, not captured when the button was drawn.
+    """
     result, sample, pos = st.session_state[ACCURACY]
-    if code is not None:
-        sample.reference[pos] = code
+    choice = st.session_state.get(_radio_key(pos))
+    if store and choice is not None:
+        sample.reference[pos] = accuracy.reference_code(choice)
     if move > 0:
         nxt = sample.next_unlabelled(pos + 1)
         pos = nxt if nxt is not None else (pos + 1) % sample.n
@@ -118,15 +132,14 @@ def label_panel(result: AreaResult, sample: accuracy.Sample, pos: int) -> None:
     with right:
         current = int(sample.reference[pos])
         index = OPTIONS.index(accuracy.reference_text(current)) if current != accuracy.UNLABELLED else None
-        choice = st.radio("What covers the outlined cell?", OPTIONS, index=index, key=f"{KEY}label_{pos}",
+        choice = st.radio("What covers the outlined cell?", OPTIONS, index=index, key=_radio_key(pos),
                           help="Judge from the imagery (and anything else you know of the place), not from "
                                "the map: the map's class is not shown here on purpose (blind labelling).")
-        code = None if choice is None else accuracy.reference_code(choice)
         b1, b2, b3 = st.columns(3)
-        b1.button("Save and next", key=f"{KEY}save", type="primary", disabled=code is None,
-                  on_click=_save, args=(code, 1))
-        b2.button("Back", key=f"{KEY}back", on_click=_save, args=(None, -1))
-        b3.button("Skip", key=f"{KEY}skip", on_click=_save, args=(None, 1))
+        b1.button("Save and next", key=f"{KEY}save", type="primary", disabled=choice is None,
+                  on_click=_save, args=(True, 1))
+        b2.button("Back", key=f"{KEY}back", on_click=_save, args=(False, -1))
+        b3.button("Skip", key=f"{KEY}skip", on_click=_save, args=(False, 1))
     with st.expander("Label in QGIS or a spreadsheet instead"):
         st.caption("Download the sample (one row per cell, its centre in lon/lat), fill in the `reference` "
                    f"column with a class name or '{accuracy.CANT_TELL}', and upload it back. Blank rows keep "
@@ -135,19 +148,22 @@ def label_panel(result: AreaResult, sample: accuracy.Sample, pos: int) -> None:
                            "text/csv", key=f"{KEY}sample_csv")
         upload = st.file_uploader("Labelled sample (CSV)", type=["csv"], key=f"{KEY}labels")
         if upload is not None and st.session_state.get(f"{KEY}labels_done") != upload.file_id:
+            st.session_state[f"{KEY}labels_done"] = upload.file_id  # read once, good or bad
             try:
                 got = accuracy.read_labels(upload.getvalue(), sample.cells)
             except accuracy.AccuracyError as exc:
-                st.error(str(exc))
+                st.session_state[f"{KEY}labels_msg"] = ("error", f"{upload.name}: {exc}")
             else:
                 filled = got != accuracy.UNLABELLED
                 sample.reference[filled] = got[filled]
-                st.session_state[f"{KEY}labels_done"] = upload.file_id
-                st.session_state[f"{KEY}labels_msg"] = f"{int(filled.sum())} labels read from {upload.name}."
-                st.rerun()  # the progress and the cell shown above follow the file's labels
+                for i in np.flatnonzero(filled):  # the radios follow the file's labels
+                    st.session_state.pop(_radio_key(int(i)), None)
+                text = f"{int(filled.sum())} labels read from {upload.name}."
+                st.session_state[f"{KEY}labels_msg"] = ("success", text)
+            st.rerun()  # the progress and the cell shown above follow the file's labels
         message = st.session_state.pop(f"{KEY}labels_msg", None)
         if message:
-            st.success(message)
+            (st.success if message[0] == "success" else st.error)(message[1])
 
 
 def _stem(result: AreaResult) -> str:
@@ -175,6 +191,17 @@ def _range(value: float, low: float, high: float) -> str:
     return text if low == high else f"{text} ({100 * low:.0f}–{100 * high:.0f})"
 
 
+def _top_up() -> None:
+    """Callback: draw replacement cells into the strata short of labels (:meth:`Sample.top_up`)."""
+    result, sample, pos = st.session_state[ACCURACY]
+    added = sample.top_up(result.codes)
+    nxt = sample.next_unlabelled(pos)
+    st.session_state[ACCURACY] = (result, sample, pos if nxt is None else nxt)
+    st.session_state[f"{KEY}top_up_msg"] = (
+        f"{added} cells added to the sample." if added else
+        "Nothing to add: label the cells already drawn there first, or the stratum has no cell left.")
+
+
 def results_panel(result: AreaResult, sample: accuracy.Sample) -> None:
     """Overall accuracy, per-class table, mapped against adjusted areas, the error matrix, a CSV."""
     if not np.any(sample.reference >= 0):
@@ -187,6 +214,13 @@ def results_panel(result: AreaResult, sample: accuracy.Sample) -> None:
                    "with a class in every stratum (one for an estimate, two for its interval). Still short "
                    "(labelled of drawn): "
                    + ", ".join(short) + ".")
+        st.button("Draw more cells for the short strata", key=f"{KEY}top_up", on_click=_top_up,
+                  help="Random cells not yet in the sample, for each stratum short of two labels once "
+                       "its drawn cells are all answered (e.g. after “Can't tell”): the design stays a "
+                       "stratified random sample.")
+    note = st.session_state.pop(f"{KEY}top_up_msg", None)
+    if note:
+        st.info(note)
     m1, m2, m3 = st.columns(3)
     m1.metric("Overall accuracy of the classified land", _pm(a.overall.value, a.overall.half_width(), True))
     m2.metric("Cells labelled", f"{a.n_labelled} of {sample.n}")
@@ -208,8 +242,11 @@ def results_panel(result: AreaResult, sample: accuracy.Sample) -> None:
                "class's area estimated from the labels, weighted by the strata's areas (Olofsson et al. "
                "2014), with its 95 % confidence interval; Uncertain cells count towards the classes they "
                "were labelled. A normal interval of ± 0 means that every labelled cell of each stratum "
-               "agreed, not certainty: label more cells (a stratum labelled in full is exact).")
+               "agreed, not certainty: label more cells (a stratum labelled in full is exact). Cells "
+               "labelled “Can't tell” are left out and assumed like the others of their stratum.")
     if not table["adjusted_km2"].isna().any():
+        if table["adjusted_pm_km2"].isna().any():
+            st.caption("Bars without an interval: no interval yet (a stratum has one label only).")
         st.plotly_chart(charts.adjusted_area_figure(table), width="stretch", key=f"{KEY}areas")
     with st.expander("Labelled cells per stratum (rows) and reference class (columns)"):
         counts = pd.DataFrame(a.counts, columns=list(CLASS_NAMES), index=a.strata.labels)

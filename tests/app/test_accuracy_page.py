@@ -58,15 +58,29 @@ def test_draw_label_and_estimate(area, runs_dir):  # noqa: ARG001
     assert "Cell 1 of 40" in at.get("image")[0].captions[0]
     assert any("The estimates appear here" in i.value for i in at.info)
     # label the first cell as Forest: the next unlabelled cell comes up
-    at.radio(key="accuracy_w_label_0").set_value("Forest").run()
+    at.radio(key="accuracy_w_label_1_0").set_value("Forest").run()
     next(b for b in at.button if b.label == "Save and next").click().run()
     assert not at.exception, at.exception
     _, sample, pos = at.session_state[ACCURACY]
     assert sample.reference[0] == CLASS_NAMES.index("Forest") and pos == 1
-    assert at.radio(key="accuracy_w_label_1").value is None  # a new cell starts unanswered
+    assert at.radio(key="accuracy_w_label_1_1").value is None  # a new cell starts unanswered
     # back shows the first cell with its label
     next(b for b in at.button if b.label == "Back").click().run()
-    assert at.radio(key="accuracy_w_label_0").value == "Forest"
+    assert at.radio(key="accuracy_w_label_1_0").value == "Forest"
+    # an answer chosen but not saved does not carry over into a new draw (blind labelling)
+    next(b for b in at.button if b.label == "Save and next").click().run()
+    at.radio(key="accuracy_w_label_1_1").set_value("River").run()
+    at.checkbox(key="accuracy_w_discard").check().run()
+    next(b for b in at.button if b.label == "Draw the sample").click().run()
+    _, fresh, pos = at.session_state[ACCURACY]
+    assert pos == 0 and fresh.n_done == 0
+    assert at.radio(key="accuracy_w_label_2_0").value is None
+    next(b for b in at.button if b.label == "Skip").click().run()
+    assert at.radio(key="accuracy_w_label_2_1").value is None
+    at.radio(key="accuracy_w_label_2_1").set_value("Forest").run()
+    next(b for b in at.button if b.label == "Save and next").click().run()
+    _, sample, _ = at.session_state[ACCURACY]
+    assert sample is fresh and sample.reference[1] == CLASS_NAMES.index("Forest")
     # the rest labelled as the map says (a perfect map): overall accuracy 100 %, areas = the map's
     sample.reference[:] = np.where(sample.sample_strata < 10, sample.sample_strata, 0)
     at.run()
@@ -108,6 +122,6 @@ def test_a_scene_file_gone_is_a_message(area, runs_dir, tmp_path):  # noqa: ARG0
         at.run()
         assert not at.exception, at.exception
         assert any("not found" in e.value for e in at.error)
-        assert at.radio(key="accuracy_w_label_0") is not None  # the labels and the CSV route stay
+        assert at.radio(key="accuracy_w_label_1_0") is not None  # the labels and the CSV route stay
     finally:
         shutil.move(moved, area.scene_path)
