@@ -236,12 +236,12 @@ class Assessment:
             area, user, prod = self.area_km2[j], self.users.get(j), self.producers.get(j)
             if self.mapped_km2[j] == 0 and self.counts[:, j].sum() == 0:  # neither mapped nor seen
                 continue
+            low, high = self.users_interval(j, level) if user else (np.nan, np.nan)
             rows.append({"class": name, "mapped_km2": self.mapped_km2[j], "adjusted_km2": area.value,
                          "adjusted_pm_km2": area.half_width(level),
                          "users_accuracy": user.value if user else np.nan,
                          "users_pm": user.half_width(level) if user else np.nan,
-                         "users_low": self.users_interval(j, level)[0] if user else np.nan,
-                         "users_high": self.users_interval(j, level)[1] if user else np.nan,
+                         "users_low": low, "users_high": high,
                          "producers_accuracy": prod.value if prod else np.nan,
                          "producers_pm": prod.half_width(level) if prod else np.nan})
         return pd.DataFrame(rows)
@@ -468,14 +468,13 @@ def reference_text(code: int) -> str:
     return CLASS_NAMES[code] if code >= 0 else (CANT_TELL if code == UNUSABLE else "")
 
 
-def sample_table(cells: np.ndarray, codes: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                 centers_lonlat: np.ndarray, reference: np.ndarray | None = None) -> pd.DataFrame:
+def sample_table(cells: np.ndarray, rows: np.ndarray, cols: np.ndarray, centers_lonlat: np.ndarray,
+                 reference: np.ndarray | None = None) -> pd.DataFrame:
     """The sample as a table (the CSV a labeller fills in): one row per sampled cell, without the map's
     class (labelling stays blind; the labels are matched back by ``cell_index``).
 
     Args:
-        cells: int (n,) sampled cell indexes; codes (unused in the table, kept for the signature's
-            symmetry with the map), rows, cols: (N,) per cell of the map;
+        cells: int (n,) sampled cell indexes; rows, cols: (N,) per cell of the map;
         centers_lonlat: float (N, 2) cell centres; reference: int (n,) labels so far (default none).
     """
     ref = np.full(len(cells), UNLABELLED) if reference is None else reference

@@ -168,7 +168,7 @@ def test_labels_csv_round_trip_and_clear_errors():
     s = Sample.draw(codes, np.ones(20), total=6, minimum=3, seed=0)
     rows, cols = np.arange(20) // 5, np.arange(20) % 5
     centers = np.stack([np.linspace(10, 11, 20), np.linspace(50, 51, 20)], axis=1)
-    table = sample_table(s.cells, codes, rows, cols, centers)
+    table = sample_table(s.cells, rows, cols, centers)
     assert "stratum" not in table.columns  # blind: the map's class is not in the labeller's file
     assert (table["reference"] == "").all()
     table.loc[0, "reference"] = "forest"

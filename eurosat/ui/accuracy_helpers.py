@@ -57,7 +57,8 @@ def _strata_table(strata: accuracy.Strata, sizes: np.ndarray | None = None) -> p
 def design_panel(result: AreaResult) -> None:
     """Strata of the map, sample size, seed, and the button that draws the sample."""
     try:
-        strata = accuracy.strata_of(result.codes, result.areas_km2)
+        codes = result.codes  # a derived property: computed once here
+        strata = accuracy.strata_of(codes, result.areas_km2)
     except accuracy.AccuracyError as exc:
         st.warning(str(exc))
         return
@@ -77,14 +78,14 @@ def design_panel(result: AreaResult) -> None:
         return
     st.dataframe(_strata_table(strata, sizes), hide_index=True, width="stretch")
     st.caption(f"{int(sizes.sum())} cells: proportional to area, at least {int(minimum)} per stratum (or all "
-               f"its cells). {accuracy.outside_assessment(result.codes)} cloud / no-data cells are outside "
+               f"its cells). {accuracy.outside_assessment(codes)} cloud / no-data cells are outside "
                "the assessed area.")
     old = stored()
     losing = old is not None and old[1].n_done > 0
     confirm = st.checkbox(f"Discard the {old[1].n_done} labels made so far", key=f"{KEY}discard") \
         if losing and old is not None else True
     if st.button("Draw the sample", key=f"{KEY}draw", type="primary", disabled=not confirm):
-        sample = accuracy.Sample.draw(result.codes, result.areas_km2, int(total), int(minimum), int(seed))
+        sample = accuracy.Sample.draw(codes, result.areas_km2, int(total), int(minimum), int(seed))
         st.session_state[ACCURACY] = (result, sample, 0)
         st.session_state[DRAWS] = st.session_state.get(DRAWS, 0) + 1  # new radio keys: no answer carries
         st.session_state.pop(f"{KEY}discard", None)
@@ -171,8 +172,7 @@ def _stem(result: AreaResult) -> str:
 
 
 def _sample_csv(result: AreaResult, sample: accuracy.Sample) -> bytes:
-    table = accuracy.sample_table(sample.cells, result.codes, result.rows, result.cols, result.centers,
-                                  sample.reference)
+    table = accuracy.sample_table(sample.cells, result.rows, result.cols, result.centers, sample.reference)
     return table.to_csv(index=False).encode()
 
 
