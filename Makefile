@@ -35,7 +35,7 @@ test-fast: setup
 	$(PY) -m pytest -m "not slow and not e2e"
 
 lint: setup
-	$(PY) -m ruff check eurosat pages tests benchmarks streamlit_app.py
+	$(PY) -m ruff check eurosat pages tests benchmarks gpu streamlit_app.py
 
 # Type check of the library (configuration in pyproject.toml [tool.mypy]).
 typecheck: setup

@@ -32,10 +32,11 @@ def render(metrics: dict) -> str:
         "| --- | --- |",
         f"| parameters | {metrics['parameters']:,} |",
         f"| FLOPs per 64×64 tile | {flops} |",
-        f"| training | {metrics['epochs_run']} epochs, batch {cfg.get('batch_size')}, AdamW lr "
-        f"{cfg.get('learning_rate')} (warm-up + cosine), weight decay {cfg.get('weight_decay')}, "
-        f"label smoothing {cfg.get('label_smoothing')}, augmentation {cfg.get('augment')} |",
-        *_recipe_rows(metrics, cfg),
+        *(_gpu_rows(metrics) if metrics.get("gpu_training") else [
+            f"| training | {metrics['epochs_run']} epochs, batch {cfg.get('batch_size')}, AdamW lr "
+            f"{cfg.get('learning_rate')} (warm-up + cosine), weight decay {cfg.get('weight_decay')}, "
+            f"label smoothing {cfg.get('label_smoothing')}, augmentation {cfg.get('augment')} |",
+            *_recipe_rows(metrics, cfg)]),
         f"| training time | {metrics['train_time_s']:.0f} s ({hours:.2f} h) on {metrics['hardware']}"
         + _parent_time(metrics) + " |",
         f"| best validation accuracy (during training, one view) | {metrics['best_val_accuracy']:.2%} |",
@@ -121,6 +122,27 @@ def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
     if chain:
         rows.append(f"| started from | {' ← '.join(chain)} |")
     return rows
+
+
+def _gpu_rows(metrics: dict) -> list[str]:
+    """Model-card rows of a student trained by ``gpu/teach.py`` (``results.json`` "gpu_training")."""
+    gpu = metrics["gpu_training"]
+    teacher, student, args = gpu.get("teacher") or {}, gpu.get("student") or {}, gpu.get("args") or {}
+
+    def accuracies(d: object) -> str:
+        return ", ".join(f"{k} {v:.2%}" for k, v in d.items()) if isinstance(d, dict) else "—"
+
+    return [
+        f"| architecture | `{metrics.get('architecture')}` (`python -m eurosat.train --list-archs`) |",
+        f"| teacher | ResNet-18-style, width {teacher.get('width')} (`gpu/eurosat_torch.py`), trained from "
+        f"scratch for {teacher.get('epochs')} epochs by `{gpu.get('script')}` on {gpu.get('device')}; "
+        f"8 views: {accuracies(teacher.get('accuracy_8_views'))} |",
+        f"| training | function matching (Beyer et al. 2022): {student.get('epochs')} epochs of fresh "
+        f"mixup / CutMix tiles labelled by the teacher, KL loss, AdamW lr {args.get('student_lr')}, "
+        f"EMA {args.get('ema_decay')}, batch {args.get('batch')}"
+        + (f", started from `{student['init']}`" if student.get("init") not in (None, "None") else "")
+        + f", PyTorch {gpu.get('torch')}; weights imported by `eurosat.student_import` |",
+    ]
 
 
 def _mixed_tiles_note(metrics: dict) -> str:

@@ -181,3 +181,22 @@ def test_the_readme_model_card_is_the_one_the_shipped_metrics_give(repo_root):
     readme = (repo_root / "README.md").read_text()
     card = readme.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n")
     assert card == render(json.loads((config.models_dir() / config.METRICS_FILE).read_text()))
+
+
+def test_model_card_of_a_gpu_trained_student_names_its_teacher_and_hardware():
+    import json
+
+    from eurosat import config
+    from eurosat.modelcard import render
+
+    metrics = json.loads((config.models_dir() / config.METRICS_FILE).read_text())
+    metrics.update(hardware="NVIDIA H200", parent=None, gpu_training={
+        "script": "gpu/teach.py", "device": "NVIDIA H200", "torch": "2.11.0",
+        "teacher": {"width": 64, "epochs": 120, "accuracy_8_views": {"val": 0.9914, "test": 0.9905}},
+        "student": {"epochs": 400, "init": "None"},
+        "args": {"student_lr": "0.003", "ema_decay": "0.999", "batch": "512"}})
+    card = render(metrics)
+    assert "ResNet-18-style, width 64" in card and "120 epochs" in card and "val 99.14%, test 99.05%" in card
+    assert "function matching" in card and "400 epochs" in card and "started from" not in card
+    assert "| training | 6 epochs, batch" not in card  # the Keras trainer's settings do not apply
+    assert "on NVIDIA H200" in card and "| architecture | `resnet_light_deep`" in card
