@@ -230,7 +230,8 @@ class Assessment:
 
     def table(self, level: float = 0.95) -> pd.DataFrame:
         """One row per class: mapped and adjusted km² (± half-width), user's accuracy (± half-width and
-        its Wilson interval) and producer's accuracy (± half-width)."""
+        its Wilson interval) and producer's accuracy (± half-width, and that interval clipped to 0–1:
+        the normal interval of a ratio estimated from few cells can reach past 100 %)."""
         rows = []
         for j, name in enumerate(CLASS_NAMES):
             area, user, prod = self.area_km2[j], self.users.get(j), self.producers.get(j)
@@ -243,7 +244,9 @@ class Assessment:
                          "users_pm": user.half_width(level) if user else np.nan,
                          "users_low": low, "users_high": high,
                          "producers_accuracy": prod.value if prod else np.nan,
-                         "producers_pm": prod.half_width(level) if prod else np.nan})
+                         "producers_pm": (pm := prod.half_width(level) if prod else np.nan),
+                         "producers_low": max(0.0, prod.value - pm) if prod else np.nan,
+                         "producers_high": min(1.0, prod.value + pm) if prod else np.nan})
         return pd.DataFrame(rows)
 
 

@@ -248,3 +248,16 @@ def test_a_map_labelled_in_full_is_known_exactly():
     s.reference[np.flatnonzero(s.sample_strata == 0)[0]] = UNUSABLE
     assert s.short_strata() == ["AnnualCrop 1/2"]
     assert np.isnan(s.assessment().overall.se)
+
+
+def test_producers_interval_is_cut_at_zero_and_one():
+    """A rare class mapped well whose true area lies mostly under a large stratum (one of its 20 cells):
+    producer's 17 % ± 27, a normal interval below 0 %; the table's bounds stay within 0-1."""
+    strata = Strata(codes=np.arange(2), cells=np.array([100, 10000]), areas_km2=np.array([10.0, 1000.0]))
+    sample_strata = np.repeat([0, 1], [20, 20])
+    reference = np.concatenate([np.zeros(20, int), [0], np.ones(19, int)])
+    a = assess(strata, sample_strata, reference)
+    row = a.table().set_index("class").loc[CLASS_NAMES[0]]
+    assert row["producers_accuracy"] - row["producers_pm"] < 0  # the normal interval passes 0 %
+    assert 0 <= row["producers_low"] <= row["producers_accuracy"] <= row["producers_high"] <= 1
+    assert row["producers_low"] == pytest.approx(max(0, row["producers_accuracy"] - row["producers_pm"]))

@@ -188,7 +188,7 @@ def _range(value: float, low: float, high: float) -> str:
     if np.isnan(value):
         return "—"
     text = f"{100 * value:.1f} %"
-    return text if low == high else f"{text} ({100 * low:.0f}–{100 * high:.0f})"
+    return text if np.isnan(low) or low == high else f"{text} ({100 * low:.0f}–{100 * high:.0f})"
 
 
 def _top_up() -> None:
@@ -233,13 +233,14 @@ def results_panel(result: AreaResult, sample: accuracy.Sample) -> None:
                                                                   table["adjusted_pm_km2"], strict=True)],
         "user's accuracy (95 %)": [_range(*row) for row in zip(table["users_accuracy"], table["users_low"],
                                                                 table["users_high"], strict=True)],
-        "producer's accuracy": [_pm(v, h, True) for v, h in zip(table["producers_accuracy"],
-                                                                 table["producers_pm"], strict=True)],
+        "producer's accuracy (95 %)": [_range(*row) for row in zip(
+            table["producers_accuracy"], table["producers_low"], table["producers_high"], strict=True)],
     })
     st.dataframe(shown, hide_index=True, width="stretch")
     st.caption("User's accuracy: of the cells mapped as the class, the share that is it (Wilson interval). "
-               "Producer's: of the class's true area, the share mapped as it. Error-adjusted area: each "
-               "class's area estimated from the labels, weighted by the strata's areas (Olofsson et al. "
+               "Producer's: of the class's true area, the share mapped as it (normal interval, cut at 0 "
+               "and 100 %). Error-adjusted area: each class's area estimated from the labels, weighted "
+               "by the strata's areas (Olofsson et al. "
                "2014), with its 95 % confidence interval; Uncertain cells count towards the classes they "
                "were labelled. A normal interval of ± 0 means that every labelled cell of each stratum "
                "agreed, not certainty: label more cells (a stratum labelled in full is exact). Cells "
