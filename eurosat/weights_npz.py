@@ -88,3 +88,31 @@ def load_npz_weights(model: Any, path: Path) -> int:
         if names:
             layer.set_weights([arrays[f"{layer.name}/{n}"].astype(np.float32) for n in names])
     return len(expected)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m eurosat.weights_npz MODEL.keras OUT.npz``: a Keras model's weights for ``gpu/teach.py``
+    (``--init-student``)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m eurosat.weights_npz MODEL.keras OUT.npz", file=sys.stderr)
+        return 2
+    import keras
+
+    from eurosat.model import register_custom_layers
+
+    register_custom_layers()
+    try:
+        model = keras.models.load_model(args[0])
+    except (OSError, ValueError) as exc:
+        print(f"error: {args[0]} is not a Keras model file ({exc})", file=sys.stderr)
+        return 2
+    path = save_npz_weights(model, Path(args[1]))
+    print(f"{path}: {len(weight_arrays(model))} arrays of {model.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -59,6 +59,19 @@ def load_split(data: Path, split: Path, subset: float, seed: int) -> dict[str, t
     return out
 
 
+def synthetic_split(n: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Random tiles, a mean colour per class plus noise (``--synthetic``: the GPU code path in seconds,
+    before the data have arrived on the machine)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, size in (("train", n), ("val", max(10, n // 8)), ("test", max(10, n // 8))):
+        y = rng.integers(0, 10, size)
+        colour = np.stack([25 * y, 255 - 20 * y, (70 * y) % 256], 1)[:, None, None, :]
+        x = np.clip(colour + rng.normal(0, 30, (size, 64, 64, 3)), 0, 255).astype(np.uint8)
+        out[name] = (x, y.astype(np.int64))
+    return out
+
+
 # ---------------------------------------------------------------------------------------- augmentation
 def d4(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """Each (N, C, H, W) square tile in one of its 8 flips/rotations, at random."""
@@ -316,6 +329,8 @@ def distil(
     if args.init_student:
         load_keras_arrays(student, dict(np.load(args.init_student)))
     student = student.to(memory_format=torch.channels_last)
+    start_val = accuracy(predict(student, data["val"][0], False), data["val"][1])
+    print(f"student before distillation: val {start_val:.4f}", flush=True)
     opt = torch.optim.AdamW(student.parameters(), lr=args.student_lr, weight_decay=args.student_wd)
     bs = min(args.batch, len(x))
     steps_per_epoch = max(1, len(x) // bs)
@@ -356,7 +371,8 @@ def distil(
         "blocks": list(args.student_blocks),
         "epochs": epochs,
         "step_s": step_s,
-        "init": args.init_student,
+        "init": None if args.init_student is None else str(args.init_student),
+        "val_accuracy_at_start": start_val,
         "evals": [],
     }
     every = steps_per_epoch * max(1, epochs // 10)
@@ -403,7 +419,7 @@ def save_student(model: LightResNet, out: Path) -> None:
 
 def write_log(log: dict, out: Path) -> None:
     tmp = out / "log.json.tmp"
-    tmp.write_text(json.dumps(log, indent=1))
+    tmp.write_text(json.dumps(log, indent=1, default=str))  # a Path or a tensor scalar must not end the run
     tmp.replace(out / "log.json")
 
 
@@ -418,6 +434,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--subset", type=float, default=1.0, help="fraction of each split (smoke runs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--synthetic", type=int, default=0, help="N random training tiles instead of the data")
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--no-amp", dest="amp", action="store_false", help="float32 instead of bf16 autocast")
     p.add_argument("--teacher-width", type=int, default=64)
@@ -455,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu",
     }
-    arrays = load_split(args.data, args.split, args.subset, args.seed)
+    arrays = (synthetic_split(args.synthetic, args.seed) if args.synthetic
+              else load_split(args.data, args.split, args.subset, args.seed))
     data = {
         k: (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)) for k, (x, y) in arrays.items()
     }

@@ -125,3 +125,17 @@ def test_imported_student_becomes_an_ordinary_finished_run(tmp_path, runs_dir):
     assert all(Path(f["path"]).is_file() for f in results["files"].values())
     (run,) = list_runs()  # the Train page's run history sees it as finished
     assert (run.name, run.state) == ("gpu_student", "finished")
+
+
+def test_cli_writes_a_keras_models_weights_and_refuses_a_bad_file(tmp_path, capsys):
+    from eurosat.model import build_model
+    from eurosat.weights_npz import load_npz_weights, main
+
+    model = build_model(filters=8, blocks_per_stage=(1, 1, 1))
+    model.save(tmp_path / "m.keras")
+    assert main([str(tmp_path / "m.keras"), str(tmp_path / "m.npz")]) == 0
+    assert load_npz_weights(build_model(filters=8, blocks_per_stage=(1, 1, 1)), tmp_path / "m.npz") > 0
+    (tmp_path / "bad.keras").write_text("no")
+    assert main([str(tmp_path / "bad.keras"), str(tmp_path / "x.npz")]) == 2
+    assert "not a Keras model file" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
