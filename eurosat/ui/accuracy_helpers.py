@@ -188,7 +188,10 @@ def _range(value: float, low: float, high: float) -> str:
     if np.isnan(value):
         return "—"
     text = f"{100 * value:.1f} %"
-    return text if np.isnan(low) or low == high else f"{text} ({100 * low:.0f}–{100 * high:.0f})"
+    if np.isnan(low) or low == high:
+        return text
+    digits = 0 if high - low >= 0.02 else 1  # a narrow range keeps a decimal: not "2.9 % (3–3)"
+    return f"{text} ({100 * low:.{digits}f}–{100 * high:.{digits}f})"
 
 
 def _top_up() -> None:

@@ -125,3 +125,12 @@ def test_a_scene_file_gone_is_a_message(area, runs_dir, tmp_path):  # noqa: ARG0
         assert at.radio(key="accuracy_w_label_1_0") is not None  # the labels and the CSV route stay
     finally:
         shutil.move(moved, area.scene_path)
+
+
+def test_ranges_read_as_a_person_expects():
+    from eurosat.ui.accuracy_helpers import _range
+
+    assert _range(0.815, 0.41, 1.0) == "81.5 % (41–100)"
+    assert _range(0.029, 0.027, 0.031) == "2.9 % (2.7–3.1)"  # not "(3–3)"
+    assert _range(1.0, 1.0, 1.0) == "100.0 %"
+    assert _range(float("nan"), 0.1, 0.2) == "—"
