@@ -11,7 +11,8 @@ does the whole job inside one device call (PyTorch; no TensorFlow there):
    labels exactly what the student sees, the loss is the KL divergence; EMA of the student's weights;
    batch-norm statistics re-estimated on clean training images at the end;
 4. writes to ``--out``: ``student.npz`` (Keras layout, for ``python -m eurosat.student_import``),
-   ``teacher_probs.npz`` (the teacher's 8-view probabilities on train/val/test, float16) and
+   ``teacher_probs.npz`` (the teacher's 8-view probabilities on train/val/test, float16, with each
+   row's image path) and
    ``log.json`` (settings, hardware, every evaluation, timings). ``student.npz`` and ``log.json`` are
    rewritten at every evaluation, so a call cut off at its limit still returns the latest.
 
@@ -47,16 +48,22 @@ from eurosat.data import ImageSource, read_split  # noqa: E402  (numpy + Pillow 
 
 
 # ----------------------------------------------------------------------------------------------- data
-def load_split(data: Path, split: Path, subset: float, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{'train'|'val'|'test': (uint8 (N, 64, 64, 3), int64 (N,))}, the first ``subset`` of each (shuffled)."""
+def load_split(data: Path, split: Path, subset: float, seed: int) -> tuple[dict, dict[str, list[str]]]:
+    """({'train'|'val'|'test': (uint8 (N, 64, 64, 3), int64 (N,))}, their image paths).
+
+    The whole split keeps the split file's order; a ``subset`` < 1 is a seeded random share of each.
+    """
     source = ImageSource(joined_zip(data))
     rng = np.random.default_rng(seed)
-    out = {}
+    out, paths = {}, {}
     for name, items in read_split(split).items():
-        items = [items[i] for i in rng.permutation(len(items))[: max(10, int(round(subset * len(items))))]]
+        if subset < 1:
+            items = [
+                items[i] for i in rng.permutation(len(items))[: max(10, int(round(subset * len(items))))]
+            ]
         x, y = source.load(items)
-        out[name] = (x, y.astype(np.int64))
-    return out
+        out[name], paths[name] = (x, y.astype(np.int64)), [it.path for it in items]
+    return out, paths
 
 
 def synthetic_split(n: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -472,8 +479,11 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu",
     }
-    arrays = (synthetic_split(args.synthetic, args.seed) if args.synthetic
-              else load_split(args.data, args.split, args.subset, args.seed))
+    if args.synthetic:
+        arrays = synthetic_split(args.synthetic, args.seed)
+        paths = {k: [f"synthetic/{i}" for i in range(len(y))] for k, (_, y) in arrays.items()}
+    else:
+        arrays, paths = load_split(args.data, args.split, args.subset, args.seed)
     data = {
         k: (torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)) for k, (x, y) in arrays.items()
     }
@@ -492,8 +502,10 @@ def main(argv: list[str] | None = None) -> int:
         "8 views",
         flush=True,
     )
-    np.savez_compressed(
-        args.out / "teacher_probs.npz", **{k: v.cpu().numpy().astype(np.float16) for k, v in probs.items()}
+    np.savez_compressed(  # the paths say which image each row is (Class/Class_n.jpg, as in the split)
+        args.out / "teacher_probs.npz",
+        **{k: v.cpu().numpy().astype(np.float16) for k, v in probs.items()},
+        **{f"{k}_paths": np.array(v) for k, v in paths.items()},
     )
     write_log(log, args.out)
 
