@@ -52,10 +52,10 @@ def import_student(run_dir: Path, npz: Path, cfg: TrainConfig, log: dict | None 
 
     if cfg.arch not in IMPORTABLE:
         raise EuroSATError(f"--arch {cfg.arch}: only {', '.join(IMPORTABLE)} have a PyTorch twin.")
+    model = get(cfg.arch).build()
+    load_npz_weights(model, npz)  # before the folder exists: a bad file leaves nothing behind
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    model = get(cfg.arch).build()
-    load_npz_weights(model, npz)
     model.save(run_dir / "best.keras")
     cfg.out = str(run_dir)
     train.write_json_atomic(run_dir / train.CONFIG_FILE, cfg.to_dict())

@@ -139,3 +139,12 @@ def test_cli_writes_a_keras_models_weights_and_refuses_a_bad_file(tmp_path, caps
     assert main([str(tmp_path / "bad.keras"), str(tmp_path / "x.npz")]) == 2
     assert "not a Keras model file" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_import_cli_refuses_weights_of_another_architecture_and_leaves_no_folder(tmp_path, capsys):
+    from eurosat.student_import import main
+
+    code = main([str(tmp_path / "runs" / "x"), "--npz", str(FIXTURES / "torch_twin_weights.npz")])
+    assert code == 2
+    assert "does not fit this model" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
