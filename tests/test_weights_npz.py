@@ -100,14 +100,16 @@ def test_parts_join_to_the_zip_and_a_stale_part_is_caught(tmp_path):
 
 
 @pytest.mark.slow
-def test_imported_student_becomes_an_ordinary_finished_run(tmp_path, runs_dir):
+def test_imported_student_becomes_an_ordinary_finished_run(tmp_path, runs_dir, monkeypatch):
     """student.npz + log.json → calibrated, tested, exported run folder that says where it was trained."""
+    from eurosat import train
     from eurosat.architectures import get
     from eurosat.config import TrainConfig
     from eurosat.runs import list_runs
     from eurosat.student_import import import_student
     from eurosat.weights_npz import save_npz_weights
 
+    monkeypatch.setattr(train, "CALIBRATION_CANDIDATES", 2)  # still a choice; half the int8 conversions
     pool, split = write_fake_pool_and_split(tmp_path)
     npz = save_npz_weights(get("resnet_light_small").build(), tmp_path / "student.npz")
     log = {"device": "NVIDIA H200", "torch": "2.11.0",
