@@ -60,7 +60,7 @@ def import_student(run_dir: Path, npz: Path, cfg: TrainConfig, log: dict | None 
     cfg.out = str(run_dir)
     train.write_json_atomic(run_dir / train.CONFIG_FILE, cfg.to_dict())
     gpu = gpu_summary(log or {})
-    epochs = gpu["student"].get("epochs") or 0
+    epochs = int(round(gpu["student"].get("epochs") or 0))  # a late stop logs a fraction
     train.write_json_atomic(run_dir / train.STATUS_FILE, {
         "state": "testing", "started": time.time(), "epoch": epochs, "epochs": epochs,
         "train_time_s": (gpu["teacher"].get("train_s") or 0) + (gpu["student"].get("train_s") or 0)})

@@ -193,6 +193,14 @@ def steps_for(budget_s: float, step_s: float, steps_per_epoch: int, lo: int, hi:
     return int(max(lo, min(hi, budget_s / max(step_s * steps_per_epoch, 1e-9))))
 
 
+def progress(s: int, total: int, started: float, budget: float, clock: Clock) -> float:
+    """Share of a phase done: by steps or by its time budget, whichever is further (0-1+).
+
+    Driving the schedule by it keeps the cosine annealing to 0 even when steps run slower than timed.
+    """
+    return max(s / total, (clock.elapsed() - started) / max(budget, 1e-9))
+
+
 def timed_steps(step, n: int, device: torch.device) -> float:
     """Seconds per call of ``step`` (after one warm-up call), synchronised on CUDA."""
     step()
@@ -243,7 +251,7 @@ def train_teacher(
         opt.step()
         return loss.detach()
 
-    step_s = timed_steps(step, 3, device)  # lr 0: the timing steps change nothing but BN statistics
+    step_s = timed_steps(step, 10, device)  # lr 0: the timing steps change nothing but BN statistics
     opt.state.clear()  # nor the momentum
     budget = args.teacher_share * clock.left()
     epochs = steps_for(budget, step_s, steps_per_epoch, 1, args.max_teacher_epochs)
@@ -254,13 +262,14 @@ def train_teacher(
         flush=True,
     )
     log["teacher"] = {"width": args.teacher_width, "epochs": epochs, "step_s": step_s, "evals": []}
-    t0 = time.perf_counter()
-    deadline = clock.elapsed() + 1.15 * budget  # a slower step than timed must not eat the student's time
+    t0, started = time.perf_counter(), clock.elapsed()
     for s in range(total):
-        loss_t = step(cosine_lr(s, total, args.teacher_lr, 2 * steps_per_epoch))
-        late = s % 20 == 19 and clock.elapsed() > deadline
+        done = progress(s, total, started, budget, clock)
+        loss_t = step(cosine_lr(int(done * total), total, args.teacher_lr, 2 * steps_per_epoch))
+        late = done >= 1 and s + 1 < total  # out of time: the schedule has reached its end anyway
         if late:
             log["teacher"]["stopped_at_step"] = s + 1
+            log["teacher"]["epochs"] = round((s + 1) / steps_per_epoch, 2)
         if (s + 1) % (steps_per_epoch * max(1, epochs // 8)) == 0 or s + 1 == total or late:
             loss = float(loss_t)
             val = accuracy(predict(model, data["val"][0], args.amp), data["val"][1])
@@ -275,7 +284,7 @@ def train_teacher(
         if late:
             break
     log["teacher"]["train_s"] = time.perf_counter() - t0
-    model.eval()
+    precise_bn(model, x, min(len(x), args.bn_images), 256)  # its labels come from eval mode: clean statistics
     return model
 
 
@@ -338,7 +347,14 @@ def distil(
     student = student.to(memory_format=torch.channels_last)
     start_val = accuracy(predict(student, data["val"][0], False), data["val"][1])
     print(f"student before distillation: val {start_val:.4f}", flush=True)
-    opt = torch.optim.AdamW(student.parameters(), lr=args.student_lr, weight_decay=args.student_wd)
+    opt = torch.optim.AdamW(  # no decay of batch-norm scales and shifts or biases
+        [
+            {"params": [p for p in student.parameters() if p.ndim > 1]},
+            {"params": [p for p in student.parameters() if p.ndim <= 1], "weight_decay": 0.0},
+        ],
+        lr=args.student_lr,
+        weight_decay=args.student_wd,
+    )
     bs = min(args.batch, len(x))
     steps_per_epoch = max(1, len(x) // bs)
     rng = np.random.default_rng(args.seed + 1)
@@ -363,7 +379,7 @@ def distil(
         return loss.detach()
 
     ema = EMA(student, args.ema_decay)
-    step_s = timed_steps(step, 3, device)
+    step_s = timed_steps(step, 10, device)
     opt.state.clear()
     ema = EMA(student, args.ema_decay)  # after the timing steps (lr 0: only BN statistics moved)
     budget = clock.left() - args.reserve_s
@@ -383,12 +399,14 @@ def distil(
         "evals": [],
     }
     every = steps_per_epoch * max(1, epochs // 10)
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), clock.elapsed()
     for s in range(total):
-        loss_t = step(cosine_lr(s, total, args.student_lr, 2 * steps_per_epoch))
-        late = s % 20 == 19 and clock.left() < args.reserve_s
+        done = progress(s, total, started, budget, clock)
+        loss_t = step(cosine_lr(int(done * total), total, args.student_lr, 2 * steps_per_epoch))
+        late = (done >= 1 or clock.left() < args.reserve_s) and s + 1 < total
         if late:
             log["student"]["stopped_at_step"] = s + 1
+            log["student"]["epochs"] = round((s + 1) / steps_per_epoch, 2)
         if (s + 1) % every == 0 or s + 1 == total or late:
             loss = float(loss_t)
             last = s + 1 == total or late
@@ -420,8 +438,11 @@ def distil(
 
 
 def save_student(model: LightResNet, out: Path) -> None:
-    with (out / "student.npz").open("wb") as f:
+    """``out/student.npz`` (Keras layout), written whole or not at all."""
+    tmp = out / "student.npz.tmp"
+    with tmp.open("wb") as f:
         np.savez(f, **keras_arrays(model))
+    tmp.replace(out / "student.npz")
 
 
 def write_log(log: dict, out: Path) -> None:
