@@ -609,21 +609,27 @@ def teacher_summary(cfg: dict) -> str:
 
 
 def history_rows(runs: list[Run]) -> list[dict]:
-    """One row per run for the run-history table (accuracies as fractions 0-1)."""
+    """One row per run for the run-history table (accuracies as fractions 0-1).
+
+    A student trained on a GPU and imported (:mod:`eurosat.student_import`) has no epoch log here: its
+    epochs, best validation accuracy and training time come from its ``results.json``.
+    """
     rows = []
     for r in runs:
         c = r.config
+        gpu = (r.results or {}).get("gpu_training")
         rows.append({  # results first: the table is wider than the page, the settings scroll
             "run": r.name,
             "state": r.state,
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "",
             "architecture": c.get("arch") or _DEFAULTS.arch,
-            "epochs": f"{len(r.metrics)}/{c.get('epochs', '?')}",
-            "best val acc": r.best_val_accuracy,
+            "epochs": (f"{(r.results or {}).get('epochs_run')}/{c.get('epochs', '?')}" if gpu
+                       else f"{len(r.metrics)}/{c.get('epochs', '?')}"),
+            "best val acc": (r.results or {}).get("best_val_accuracy") if gpu else r.best_val_accuracy,
             "test acc (Keras)": r.test_accuracy("keras"),
             "test acc (TFLite)": r.test_accuracy("tflite_dynamic"),
-            "duration": format_duration(r.duration_s),
-            "teacher": teacher_summary(c),
+            "duration": format_duration((r.results or {}).get("train_time_s") if gpu else r.duration_s),
+            "teacher": f"GPU: {gpu.get('script')}" if gpu else teacher_summary(c),
             "batch": c.get("batch_size"),
             "lr": c.get("learning_rate"),
             "augment": c.get("augment"),

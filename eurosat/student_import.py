@@ -40,6 +40,23 @@ def gpu_summary(log: dict) -> dict:
     }
 
 
+def _settings_of_the_gpu_run(cfg: TrainConfig, args: dict, epochs: int) -> None:
+    """Put the GPU run's own epochs, batch, learning rate and weight decay into ``cfg`` (the run history
+    and the model card show them), where its log gives them; EMA was on (``gpu/teach.py`` always uses it)."""
+    def number(key: str) -> float | None:
+        try:
+            return float(args[key])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    batch = number("batch")
+    cfg.epochs = epochs or cfg.epochs
+    cfg.batch_size = int(batch) if batch else cfg.batch_size
+    cfg.learning_rate = number("student_lr") or cfg.learning_rate
+    cfg.weight_decay = number("student_wd") or cfg.weight_decay
+    cfg.label_smoothing, cfg.ema = 0.0, True
+
+
 def import_student(run_dir: Path, npz: Path, cfg: TrainConfig, log: dict | None = None) -> dict:
     """Write ``run_dir`` (best.keras, config.json, status.json) from ``npz`` and finish it as a run.
 
@@ -58,9 +75,10 @@ def import_student(run_dir: Path, npz: Path, cfg: TrainConfig, log: dict | None 
     run_dir.mkdir(parents=True, exist_ok=True)
     model.save(run_dir / "best.keras")
     cfg.out = str(run_dir)
-    train.write_json_atomic(run_dir / train.CONFIG_FILE, cfg.to_dict())
     gpu = gpu_summary(log or {})
     epochs = int(round(gpu["student"].get("epochs") or 0))  # a late stop logs a fraction
+    _settings_of_the_gpu_run(cfg, gpu["args"], epochs)
+    train.write_json_atomic(run_dir / train.CONFIG_FILE, cfg.to_dict())
     train.write_json_atomic(run_dir / train.STATUS_FILE, {
         "state": "testing", "started": time.time(), "epoch": epochs, "epochs": epochs,
         "train_time_s": (gpu["teacher"].get("train_s") or 0) + (gpu["student"].get("train_s") or 0)})

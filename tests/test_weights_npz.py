@@ -113,8 +113,9 @@ def test_imported_student_becomes_an_ordinary_finished_run(tmp_path, runs_dir, m
     pool, split = write_fake_pool_and_split(tmp_path)
     npz = save_npz_weights(get("resnet_light_small").build(), tmp_path / "student.npz")
     log = {"device": "NVIDIA H200", "torch": "2.11.0",
+           "args": {"batch": "512", "student_lr": "0.001", "student_wd": "0.02", "ema_decay": "0.999"},
            "teacher": {"width": 64, "epochs": 40, "train_s": 100.0, "accuracy_8_views": {"val": 0.99}},
-           "student": {"epochs": 300, "train_s": 200.0, "evals": [{"val_accuracy_ema": 0.987}]}}
+           "student": {"epochs": 299.6, "train_s": 200.0, "evals": [{"val_accuracy_ema": 0.987}]}}
     cfg = TrainConfig(arch="resnet_light_small", data=str(pool), split=str(split), tta=False)
     status = import_student(runs_dir / "gpu_student", npz, cfg, log)
     assert status["state"] == "finished"
@@ -125,8 +126,23 @@ def test_imported_student_becomes_an_ordinary_finished_run(tmp_path, runs_dir, m
     assert results["gpu_training"]["teacher"]["accuracy_8_views"] == {"val": 0.99}
     assert {"dynamic", "int8"} <= set(results["files"])
     assert all(Path(f["path"]).is_file() for f in results["files"].values())
-    (run,) = list_runs()  # the Train page's run history sees it as finished
+    config = json.loads((runs_dir / "gpu_student" / "config.json").read_text())
+    assert (config["epochs"], config["batch_size"], config["learning_rate"]) == (300, 512, 0.001)
+    (run,) = list_runs()  # the Train page's run history sees it as finished, with the GPU's figures
     assert (run.name, run.state) == ("gpu_student", "finished")
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, at.exception
+    row = at.dataframe[0].value.iloc[0]
+    assert (row["run"], row["epochs"], row["teacher"]) == ("gpu_student", "300/300", "GPU: gpu/teach.py")
+    assert row["best val acc"] == 0.987 and row["duration"] == "5 min 00 s"
+    at.selectbox(key="train_history_run").select("gpu_student").run()  # no epoch log: no curves, no error
+    assert not at.exception, at.exception
+    assert any("Test accuracy" in m.value for m in at.markdown)
 
 
 def test_cli_writes_a_keras_models_weights_and_refuses_a_bad_file(tmp_path, capsys):
