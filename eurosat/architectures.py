@@ -87,8 +87,7 @@ def _head(x: Any, inputs: Any, name: str, dropout: float = 0.2) -> Any:
 
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name=OUTPUT_NAME,
-                           dtype="float32")(x)  # probabilities in float32 under mixed precision too
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name=OUTPUT_NAME)(x)
     return keras.Model(inputs, outputs, name=name)
 
 

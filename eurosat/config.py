@@ -99,7 +99,6 @@ class TrainConfig:
     unfreeze_epoch: int | None = None  # ... until this epoch (0-based), then the whole model
     backbone_lr_scale: float = 1.0  # the backbone learns at this × the learning rate
     input_size: int = 64  # the tile is resized to this side inside the model (ImageNet backbones)
-    precision: str = "float32"  # or "mixed_bfloat16": training arithmetic only (eurosat.precision)
 
     def to_dict(self) -> dict:
         """Plain dict for JSON."""

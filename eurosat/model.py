@@ -117,8 +117,7 @@ def build_model(
         width *= 2
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name=OUTPUT_NAME,
-                           dtype="float32")(x)  # probabilities in float32 under mixed precision too
+    outputs = layers.Dense(num_classes, activation="softmax", name=OUTPUT_NAME)(x)
     return keras.Model(inputs, outputs, name="eurosat_resnet_light")
 
 

@@ -107,9 +107,7 @@ def _recipe_rows(metrics: dict, cfg: dict) -> list[str]:
                     f"{softened} + the rest one-hot{_mixed_tiles_note(metrics)} |")
     extras = [name for name, on in (("EMA of the weights", metrics.get("ema")),
                                     ("precise batch-norm statistics (eurosat.batchnorm)",
-                                     metrics.get("precise_bn")),
-                                    ("trained in mixed bfloat16 (shipped in float32)",
-                                     metrics.get("precision") == "mixed_bfloat16")) if on]
+                                     metrics.get("precise_bn"))) if on]
     if extras:
         rows.append(f"| also | {'; '.join(extras)} |")
     chain = []

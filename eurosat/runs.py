@@ -82,7 +82,6 @@ class TrainSettings:
     distill_weight: float = _DEFAULTS.distill_weight
     teacher_mix_fraction: float = _DEFAULTS.teacher_mix_fraction  # mixed tiles labelled by the teacher
     teacher_online: bool = _DEFAULTS.teacher_online  # ... made and labelled per batch (eurosat.consistent)
-    precision: str = _DEFAULTS.precision  # "float32" or "mixed_bfloat16" (eurosat.precision)
 
     def validate(self) -> None:
         """Raise :class:`TrainingError` naming the first bad setting."""
@@ -94,10 +93,6 @@ class TrainSettings:
             raise TrainingError(f"Learning rate must be in (0, 1), got {self.learning_rate}.")
         if not 0 < self.subset <= 1:
             raise TrainingError(f"Subset fraction must be in (0, 1], got {self.subset}.")
-        from eurosat.precision import PRECISIONS
-
-        if self.precision not in PRECISIONS:
-            raise TrainingError(f"Precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
         from eurosat.architectures import ARCHITECTURES
 
         if self.arch not in ARCHITECTURES:
@@ -151,8 +146,6 @@ class TrainSettings:
             cmd.append("--no-augment")
         if not self.export:
             cmd.append("--no-export")
-        if self.precision != _DEFAULTS.precision:
-            cmd += ["--precision", self.precision]
         return cmd
 
 

@@ -413,9 +413,6 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
     del x_fit
 
     total_steps, warmup_steps = steps * cfg.epochs, steps * cfg.warmup_epochs
-    # The model is built and trained under the run's precision; it is tested and exported in float32
-    # (finish_run's float32_copy). main() resets the policy whatever happens in between.
-    keras.mixed_precision.set_global_policy(cfg.precision)
     if resume and (run_dir / "last.keras").exists():
         model = _load_checkpoint(run_dir / "last.keras")
         model.optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
@@ -455,7 +452,6 @@ def train(cfg: TrainConfig, resume: bool = False, stop: _StopFlag | None = None)
             train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
             callbacks=_make_callbacks(run_dir, cfg, steps, first, stop, started, bn_images), verbose=2,
         )
-    keras.mixed_precision.set_global_policy("float32")
     train_time = time.time() - t0
     done = _completed_epochs(run_dir)
     status: dict = {"pid": os.getpid(), "started": started, "updated": time.time(), "epoch": done,
@@ -539,10 +535,9 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
     from eurosat.architectures import model_flops
     from eurosat.export import export_tflite, export_tta_file, save_keras_compact
     from eurosat.model import TTA_VIEWS, with_tta
-    from eurosat.precision import float32_copy
 
     write_json_atomic(run_dir / STATUS_FILE, {**status, "state": "testing"})
-    best_raw = float32_copy(_load_checkpoint(run_dir / "best.keras"))  # a mixed-precision run's too
+    best_raw = _load_checkpoint(run_dir / "best.keras")
     if cfg.precise_bn:  # also for checkpoints written before precise BN (a --finalize of an older run)
         from eurosat.batchnorm import recompute_batchnorm_statistics
 
@@ -577,7 +572,6 @@ def finish_run(run_dir: Path, cfg: TrainConfig, status: dict, x_train: np.ndarra
         "outlier_fraction": cfg.outlier_fraction,
         "ema": cfg.ema,
         "precise_bn": cfg.precise_bn,
-        "precision": cfg.precision,
         "parent": parent_summary(cfg.init_from),
     }
     # The default files are single-pass; the "8 views, slower" one is exported beside them.
@@ -704,9 +698,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
     p.add_argument("--input-size", type=int, default=d.input_size,
                    help="resize each 64×64 tile to this side inside the model (64, 96, 128, 160, 224; "
                         "the work per tile grows with (size/64)²)")
-    p.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default=d.precision,
-                   help="training arithmetic: mixed_bfloat16 is about 2x faster where the CPU has "
-                        "AVX512_BF16 or AMX, slower elsewhere; the exported files are float32 either way")
     p.add_argument("--patience", type=int, default=d.patience)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-export", action="store_true", help="skip the TFLite export")
@@ -764,8 +755,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool, bool]:
                       precise_bn=not a.no_precise_bn,
                       outlier_kinds=tuple(k.strip() for k in a.outlier_kinds.split(",") if k.strip()),
                       weights=a.weights, freeze_backbone=a.freeze_backbone, unfreeze_epoch=a.unfreeze_epoch,
-                      backbone_lr_scale=a.backbone_lr_scale, input_size=a.input_size,
-                      precision=a.precision)
+                      backbone_lr_scale=a.backbone_lr_scale, input_size=a.input_size)
     try:
         check_transfer_settings(cfg)
         check_distillation_settings(cfg)
@@ -811,9 +801,6 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         _write_failed(Path(cfg.out), f"{type(exc).__name__}: {exc}")
         return 1
-    finally:
-        if "keras" in sys.modules:  # a failed mixed-precision run must not leave its policy behind
-            sys.modules["keras"].mixed_precision.set_global_policy("float32")
     return 0 if status["state"] in ("finished", "stopped") else 1
 
 

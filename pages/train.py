@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from eurosat import architectures, config, precision, run_compare, runs, transfer
+from eurosat import architectures, config, run_compare, runs, transfer
 from eurosat import training_charts as charts
 from eurosat.errors import EuroSATError
 from eurosat.registry import active_model, promote_run, revert_to_shipped
@@ -14,10 +14,6 @@ PCT = st.column_config.NumberColumn(format="percent")
 d = runs.TrainSettings()
 WEIGHT_CHOICES = {"none": "random (from scratch)", "imagenet": "ImageNet (Keras downloads it once; online)",
                   "file": "a weights file"}
-BF16_HELP = ("Trains in bfloat16 arithmetic (float32 weights): about 2× faster where the CPU computes "
-             "bfloat16 natively (AVX512_BF16 or AMX), slower elsewhere. The exported files are float32 "
-             "either way. " + ("This computer has it." if precision.cpu_has_bf16()
-                               else "This computer does not: leave it off."))
 
 st.title("Train")
 st.caption(f"Retrain a model in the background (one training at a time). Runs are saved in "
@@ -53,7 +49,6 @@ with st.form("train_form"):
                              help="Fraction of every split: 0.01 is a quick run of about 240 images.")
     augment = c3.checkbox("Augmentation", d.augment)
     export = c4.checkbox("Export TFLite", d.export, help="Needed to promote the run.")
-    bf16 = st.checkbox("Mixed precision (bfloat16)", key="train_bf16", help=BF16_HELP)
     with st.expander("Transfer learning (start from other weights, freeze the backbone)"):
         w1, w2 = st.columns([1, 2])
         start = w1.selectbox("Start from", list(WEIGHT_CHOICES), format_func=WEIGHT_CHOICES.get,
@@ -93,8 +88,7 @@ if submitted:
                                   freeze_backbone=freeze, unfreeze_epoch=int(thaw) if thaw else None,
                                   backbone_lr_scale=float(lr_scale), input_size=int(size),
                                   teacher=teacher.strip(), distill_weight=float(weight),
-                                  teacher_mix_fraction=float(mix), teacher_online=online,
-                                  precision="mixed_bfloat16" if bf16 else "float32")
+                                  teacher_mix_fraction=float(mix), teacher_online=online)
     try:
         launched = runs.launch_run(settings)
         st.session_state[state.TRAIN_LIVE_RUN] = launched.name

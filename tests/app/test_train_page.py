@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from eurosat import runs
@@ -34,8 +33,7 @@ def test_form_has_every_training_setting(runs_dir):
     assert data.label.startswith("Data") and data.value.endswith("EuroSAT_RGB.zip")
     assert name.label == "Run name" and weights_file.label.startswith("Weights file")
     assert teacher.label.startswith("Teacher .tflite") and teacher.value == ""
-    assert [w.label for w in at.checkbox] == ["Augmentation", "Export TFLite", "Mixed precision (bfloat16)",
-                                              "Freeze the backbone",
+    assert [w.label for w in at.checkbox] == ["Augmentation", "Export TFLite", "Freeze the backbone",
                                               "Make and label them afresh in every batch (consistent "
                                               "teaching, slower)"]
     assert at.selectbox(key="train_weights").value == "none"
@@ -182,13 +180,6 @@ def test_distillation_settings_reach_the_trainer_and_a_missing_teacher_is_refuse
     s = launched[-1]
     assert (s.teacher, s.teacher_mix_fraction, s.teacher_online) == (teacher, 1.0, True)
     assert abs(s.distill_weight - 0.6) < 1e-9
-    assert s.precision == "float32" and "--precision" not in s.command(runs_dir / "r")
-    at.checkbox(key="train_bf16").check()
-    button(at, "Start training").click().run()
-    cmd = launched[-1].command(runs_dir / "r")
-    assert cmd[cmd.index("--precision") + 1] == "mixed_bfloat16"
-    with pytest.raises(runs.TrainingError, match="Precision must be one of"):
-        runs.TrainSettings(precision="float16").validate()
 
     monkeypatch.undo()
     at.text_input(key="train_teacher").input(str(tmp_path / "missing.tflite"))
