@@ -56,7 +56,7 @@ def metrics_table(runs: Sequence[Run]) -> pd.DataFrame:
         rows[run.name] = [_num(report.get("accuracy")), _num(report.get("macro_f1")),
                           _num(_get(results, "calibration", "test_after", "ece")), run.best_val_accuracy,
                           _num(results.get("parameters")), flops / 1e6 if flops is not None else None,
-                          len(run.metrics), seconds / 60 if seconds is not None else None, *recall]
+                          run.epochs_done, seconds / 60 if seconds is not None else None, *recall]
     return pd.DataFrame(rows, index=index)
 
 

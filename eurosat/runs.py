@@ -269,9 +269,22 @@ class Run:
 
     @property
     def best_val_accuracy(self) -> float | None:
-        """Best validation accuracy over the epochs so far."""
+        """Best validation accuracy over the epochs so far; for a run without an epoch log here (a
+        student trained on a GPU and imported, :mod:`eurosat.student_import`), its results' figure."""
         vals = [r["val_accuracy"] for r in self.metrics if isinstance(r.get("val_accuracy"), float)]
-        return max(vals) if vals else None
+        if vals:
+            return max(vals)
+        results = self.results or {}
+        best = results.get("best_val_accuracy") if results.get("epochs_run") and not self.metrics else None
+        return float(best) if isinstance(best, int | float) else None
+
+    @property
+    def epochs_done(self) -> int:
+        """Epochs finished: the epoch log's lines, or an imported run's ``epochs_run``."""
+        if self.metrics:
+            return len(self.metrics)
+        done = (self.results or {}).get("epochs_run")
+        return int(done) if isinstance(done, int | float) else 0
 
     def test_accuracy(self, model: str = "keras") -> float | None:
         """Test accuracy of ``model`` ("keras", "tflite_dynamic", "tflite_int8", ...) if tested."""
@@ -574,8 +587,8 @@ def progress(run: Run, now: float | None = None) -> Progress:
     epochs = int(st.get("epochs") or run.config.get("epochs") or 1)
     epoch, step, steps = int(st.get("epoch") or 0), int(st.get("step") or 0), int(st.get("steps") or 0)
     if run.state != "running" or not steps:
-        frac = 1.0 if run.state == "finished" else min(1.0, len(run.metrics) / epochs)
-        done_text = f"{run.state.capitalize()} after {len(run.metrics)}/{epochs} epochs"
+        frac = 1.0 if run.state == "finished" else min(1.0, run.epochs_done / epochs)
+        done_text = f"{run.state.capitalize()} after {run.epochs_done}/{epochs} epochs"
         text = _STATE_TEXT.get(run.state, done_text)
         return Progress(frac, text, None)
     done = (epoch - 1) * steps + step
@@ -611,24 +624,23 @@ def teacher_summary(cfg: dict) -> str:
 def history_rows(runs: list[Run]) -> list[dict]:
     """One row per run for the run-history table (accuracies as fractions 0-1).
 
-    A student trained on a GPU and imported (:mod:`eurosat.student_import`) has no epoch log here: its
-    epochs, best validation accuracy and training time come from its ``results.json``.
+    A student trained on a GPU and imported (:mod:`eurosat.student_import`) shows its training time on the
+    GPU (not the import's) and its teacher script.
     """
     rows = []
     for r in runs:
-        c = r.config
-        gpu = (r.results or {}).get("gpu_training")
+        c, results = r.config, r.results or {}
+        gpu = results.get("gpu_training")
         rows.append({  # results first: the table is wider than the page, the settings scroll
             "run": r.name,
             "state": r.state,
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "",
             "architecture": c.get("arch") or _DEFAULTS.arch,
-            "epochs": (f"{(r.results or {}).get('epochs_run')}/{c.get('epochs', '?')}" if gpu
-                       else f"{len(r.metrics)}/{c.get('epochs', '?')}"),
-            "best val acc": (r.results or {}).get("best_val_accuracy") if gpu else r.best_val_accuracy,
+            "epochs": f"{r.epochs_done}/{c.get('epochs', '?')}",
+            "best val acc": r.best_val_accuracy,
             "test acc (Keras)": r.test_accuracy("keras"),
             "test acc (TFLite)": r.test_accuracy("tflite_dynamic"),
-            "duration": format_duration((r.results or {}).get("train_time_s") if gpu else r.duration_s),
+            "duration": format_duration(results.get("train_time_s") if gpu else r.duration_s),
             "teacher": f"GPU: {gpu.get('script')}" if gpu else teacher_summary(c),
             "batch": c.get("batch_size"),
             "lr": c.get("learning_rate"),

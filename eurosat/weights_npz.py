@@ -99,14 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m eurosat.weights_npz MODEL.keras OUT.npz", file=sys.stderr)
         return 2
-    import keras
+    from eurosat.explain import load_keras_model  # the contract-checking loader the app uses
 
-    from eurosat.model import register_custom_layers
-
-    register_custom_layers()
     try:
-        model = keras.models.load_model(args[0])
-    except (OSError, ValueError) as exc:
+        model = load_keras_model(args[0])
+    except EuroSATError as exc:
         print(f"error: {args[0]} is not a Keras model file ({exc})", file=sys.stderr)
         return 2
     path = save_npz_weights(model, Path(args[1]))
